@@ -1,0 +1,4 @@
+//! The outside world: the event store on SQLite or PostgreSQL, and (in later modules) the
+//! CRM clients and sandbox CRMs.
+
+pub mod store;

@@ -1,0 +1,51 @@
+//! HTTP: poem-openapi endpoints, problem+json errors, health, metrics and the spec.
+//!
+//! Handlers reach shared state through poem's `Data<&AppState>` rather than fields of the
+//! API structs, so the spec can be generated without a database (`spec_yaml`).
+
+pub mod error;
+mod health;
+mod http_metrics;
+mod state;
+
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
+use poem_openapi::OpenApiService;
+
+pub use error::{ApiError, Problem};
+pub use http_metrics::install_metrics_recorder;
+pub use state::AppState;
+
+/// Title and version shown in the spec.
+const TITLE: &str = "unified-crm";
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+// Grows into a tuple of API groups as features land.
+type Apis = health::HealthApi;
+
+fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(health::HealthApi, TITLE, VERSION)
+        .description("Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).")
+}
+
+/// The OpenAPI document, as committed in `openapi.yaml`.
+pub fn spec_yaml() -> String {
+    service().spec_yaml()
+}
+
+/// Every route of the service: the API, `/docs`, `/openapi.json` and `/metrics`.
+pub fn routes(state: AppState) -> impl Endpoint {
+    let api = service();
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .at("/metrics", poem::get(http_metrics::render))
+        .catch_all_error(error::problem_from_poem_error)
+        .with(CatchPanic::new().with_handler(error::panic_response))
+        .around(http_metrics::observe)
+        .data(state)
+        .into_endpoint()
+}

@@ -1,0 +1,43 @@
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use super::{JobField, JobSnapshot};
+
+/// Facts about a mirrored job. Type names and versions are frozen once on main:
+/// stored history is read back by them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobEvent {
+    /// First time we saw this job in its CRM.
+    JobSnapshotRecorded {
+        snapshot: JobSnapshot,
+        observed_at: DateTime<Utc>,
+    },
+    /// The CRM showed different values; `snapshot` is the whole new state so read models
+    /// need no prior row, `changed` names what differs from the previous one.
+    JobSnapshotChanged {
+        snapshot: JobSnapshot,
+        changed: Vec<JobField>,
+        observed_at: DateTime<Utc>,
+    },
+    /// The CRM soft-deleted the job (`is_active: false`).
+    JobDeactivated { observed_at: DateTime<Utc> },
+    /// A soft-deleted job became active again in the CRM.
+    JobReactivated { observed_at: DateTime<Utc> },
+}
+
+impl DomainEvent for JobEvent {
+    fn event_type(&self) -> String {
+        match self {
+            JobEvent::JobSnapshotRecorded { .. } => "JobSnapshotRecorded",
+            JobEvent::JobSnapshotChanged { .. } => "JobSnapshotChanged",
+            JobEvent::JobDeactivated { .. } => "JobDeactivated",
+            JobEvent::JobReactivated { .. } => "JobReactivated",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}

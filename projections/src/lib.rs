@@ -1,0 +1,27 @@
+//! The read side: a catch-up runner that feeds events, in global order and in batches, to
+//! each projection, and one module per read model.
+//!
+//! A projection writes its rows and its checkpoint in one transaction, so a crash neither
+//! loses an event nor applies one twice; read models can be dropped and rebuilt at will.
+
+mod checkpoint;
+mod error;
+pub mod job_mirror;
+mod progress;
+mod projection;
+mod replay;
+mod runner;
+
+pub use checkpoint::{all as checkpoints, Checkpoint};
+pub use error::ProjectionError;
+pub use progress::{ProjectionProgress, WaitTimedOut};
+pub use projection::Projection;
+pub use replay::{rebuild, RebuildSummary};
+pub use runner::{ProjectionRunner, RunnerConfig};
+
+use std::sync::Arc;
+
+/// Every read model of the service, in the order they are rebuilt.
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    vec![Arc::new(job_mirror::JobMirror)]
+}

@@ -1,0 +1,72 @@
+use std::time::{Duration, Instant};
+
+use adapters::store::{Db, DbTx, EventLog};
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::runner::{apply_batch, ProjectionLock};
+use crate::{Projection, ProjectionError};
+
+/// What a rebuild did.
+#[derive(Debug, Clone)]
+pub struct RebuildSummary {
+    pub projection: &'static str,
+    pub events: i64,
+    pub elapsed: Duration,
+}
+
+/// Empties a projection's tables and replays the whole log into it from position 0.
+///
+/// Takes the projection's lock first: on PostgreSQL a live instance running the projection
+/// makes this fail with `ProjectionError::Busy` rather than race it. `on_batch` receives
+/// the number of events applied so far, for progress reports.
+pub async fn rebuild(
+    db: &Db,
+    projection: &dyn Projection,
+    batch_size: i64,
+    mut on_batch: impl FnMut(i64),
+) -> Result<RebuildSummary, ProjectionError> {
+    let name = projection.name();
+    let started = Instant::now();
+    let Some(lock) = ProjectionLock::try_acquire(db, name).await? else {
+        return Err(ProjectionError::Busy(name));
+    };
+    let result = async {
+        let mut tx = db.begin().await?;
+        for table in projection.tables() {
+            truncate(&mut tx, table).await?;
+        }
+        checkpoint::reset(&mut tx, name).await?;
+        tx.commit().await?;
+
+        let log = EventLog::new(db.clone());
+        let mut at = Checkpoint::default();
+        loop {
+            let events = log.read_after(at.position, batch_size).await?;
+            if events.is_empty() {
+                break;
+            }
+            at = apply_batch(db, projection, at, &events)
+                .await?
+                .ok_or(ProjectionError::Busy(name))?;
+            on_batch(at.events_applied);
+        }
+        Ok(RebuildSummary {
+            projection: name,
+            events: at.events_applied,
+            elapsed: started.elapsed(),
+        })
+    }
+    .await;
+    lock.release().await;
+    result
+}
+
+async fn truncate(tx: &mut DbTx, table: &str) -> Result<(), ProjectionError> {
+    // `table` comes from `Projection::tables`, a compile-time list, never from input.
+    let sql = format!("delete from {table}");
+    match tx {
+        DbTx::Postgres(tx) => drop(sqlx::query(&sql).execute(&mut **tx).await?),
+        DbTx::Sqlite(tx) => drop(sqlx::query(&sql).execute(&mut **tx).await?),
+    }
+    Ok(())
+}

@@ -1,0 +1,198 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::store::{AppendSignal, Db, EventLog, StoredEvent};
+use sqlx::{Connection, PgConnection};
+use tokio::task::JoinHandle;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::{Projection, ProjectionError, ProjectionProgress};
+
+/// Tuning of the catch-up loop.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Events read and applied per transaction.
+    pub batch_size: i64,
+    /// Safety net: re-check the log this often even without a wake-up (e.g. when a long
+    /// unrelated transaction held back the PostgreSQL read horizon and then ended).
+    pub idle_recheck: Duration,
+    /// How often an instance that does not hold a projection's lock tries to take it over.
+    pub standby_retry: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1_000,
+            idle_recheck: Duration::from_secs(1),
+            standby_retry: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Runs each projection as a catch-up subscriber of the event log.
+#[derive(Clone)]
+pub struct ProjectionRunner {
+    db: Db,
+    log: EventLog,
+    signal: AppendSignal,
+    progress: ProjectionProgress,
+    config: RunnerConfig,
+}
+
+impl ProjectionRunner {
+    pub fn new(
+        db: &Db,
+        signal: &AppendSignal,
+        progress: &ProjectionProgress,
+        config: RunnerConfig,
+    ) -> Self {
+        Self {
+            db: db.clone(),
+            log: EventLog::new(db.clone()),
+            signal: signal.clone(),
+            progress: progress.clone(),
+            config,
+        }
+    }
+
+    /// Starts one task per projection; they run until aborted.
+    pub fn spawn(&self, projections: Vec<Arc<dyn Projection>>) -> Vec<JoinHandle<()>> {
+        projections
+            .into_iter()
+            .map(|projection| {
+                let runner = self.clone();
+                tokio::spawn(async move { runner.run(projection).await })
+            })
+            .collect()
+    }
+
+    async fn run(self, projection: Arc<dyn Projection>) {
+        let name = projection.name();
+        loop {
+            match ProjectionLock::try_acquire(&self.db, name).await {
+                Ok(Some(lock)) => {
+                    tracing::info!(projection = name, "running projection");
+                    if let Err(error) = self.follow(projection.as_ref()).await {
+                        tracing::error!(projection = name, error = %error, "projection stopped; retrying");
+                    }
+                    lock.release().await;
+                    tokio::time::sleep(self.config.standby_retry).await;
+                }
+                Ok(None) => {
+                    tracing::debug!(projection = name, "another instance runs this projection");
+                    tokio::time::sleep(self.config.standby_retry).await;
+                }
+                Err(error) => {
+                    tracing::warn!(projection = name, error = %error, "cannot take projection lock");
+                    tokio::time::sleep(self.config.standby_retry).await;
+                }
+            }
+        }
+    }
+
+    /// Tails the log for one projection until an error occurs.
+    async fn follow(&self, projection: &dyn Projection) -> Result<(), ProjectionError> {
+        let name = projection.name();
+        let mut wake = self.signal.subscribe();
+        let mut at = checkpoint::load(&self.db, name).await?;
+        self.progress.publish(name, at.position);
+        loop {
+            // Mark wake-ups seen *before* reading, so an append during the read still
+            // wakes the wait below.
+            wake.borrow_and_update();
+            let events = self.log.read_after(at.position, self.config.batch_size).await?;
+            if events.is_empty() {
+                self.record_lag(name, at).await;
+                tokio::select! {
+                    _ = wake.changed() => {}
+                    _ = tokio::time::sleep(self.config.idle_recheck) => {}
+                }
+                continue;
+            }
+            at = match apply_batch(&self.db, projection, at, &events).await? {
+                Some(next) => next,
+                // Someone else moved the checkpoint (a rebuild): start again from it.
+                None => checkpoint::load(&self.db, name).await?,
+            };
+            self.progress.publish(name, at.position);
+        }
+    }
+
+    async fn record_lag(&self, name: &'static str, at: Checkpoint) {
+        if let Ok(head) = self.log.head_position().await {
+            let lag = (head - at.position.global_position).max(0);
+            metrics::gauge!("projection_lag_events", "projection" => name).set(lag as f64);
+        }
+    }
+}
+
+/// Applies `events` and advances the checkpoint in one transaction. `None` means the
+/// checkpoint had moved under us and nothing was written.
+pub(crate) async fn apply_batch(
+    db: &Db,
+    projection: &dyn Projection,
+    from: Checkpoint,
+    events: &[StoredEvent],
+) -> Result<Option<Checkpoint>, ProjectionError> {
+    let Some(last) = events.last() else {
+        return Ok(Some(from));
+    };
+    let count = events.len() as i64;
+    let mut tx = db.begin().await?;
+    projection.apply(&mut tx, events).await?;
+    if !checkpoint::advance(&mut tx, projection.name(), from, last.position, count).await? {
+        return Ok(None); // dropping the transaction rolls the rows back
+    }
+    tx.commit().await?;
+    metrics::counter!("projection_events_applied_total", "projection" => projection.name())
+        .increment(count as u64);
+    Ok(Some(Checkpoint {
+        position: last.position,
+        events_applied: from.events_applied + count,
+    }))
+}
+
+/// Advisory-lock namespace of projections (the first key of the two-key form).
+const PROJECTION_LOCK_NAMESPACE: i32 = 1;
+
+/// Exclusive right to run one projection. On PostgreSQL a session advisory lock held on a
+/// dedicated connection: if the instance dies, the connection and the lock go with it.
+/// SQLite is one process's file, so there is nothing to coordinate.
+pub(crate) struct ProjectionLock {
+    connection: Option<PgConnection>,
+}
+
+impl ProjectionLock {
+    pub(crate) async fn try_acquire(
+        db: &Db,
+        name: &str,
+    ) -> Result<Option<ProjectionLock>, ProjectionError> {
+        let Db::Postgres(pool) = db else {
+            return Ok(Some(ProjectionLock { connection: None }));
+        };
+        // Detached from the pool: a pooled connection would go back to the pool still
+        // holding the session lock.
+        let mut connection = pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, hashtext($2))")
+            .bind(PROJECTION_LOCK_NAMESPACE)
+            .bind(name)
+            .fetch_one(&mut connection)
+            .await?;
+        if locked {
+            Ok(Some(ProjectionLock {
+                connection: Some(connection),
+            }))
+        } else {
+            let _ = connection.close().await;
+            Ok(None)
+        }
+    }
+
+    pub(crate) async fn release(self) {
+        if let Some(connection) = self.connection {
+            // Closing the session releases its advisory locks.
+            let _ = connection.close().await;
+        }
+    }
+}

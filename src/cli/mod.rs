@@ -1,0 +1,130 @@
+//! The command line: each subcommand is a thin wrapper over library code.
+
+mod bench;
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use adapters::store::{DatabaseTarget, Db};
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::telemetry;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "unified-crm",
+    version,
+    about = "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).",
+    long_about = "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).\n\n\
+        Configuration comes from environment variables and an optional .env file:\n  \
+        DATABASE_URL (postgres://… or sqlite:PATH) or DB_USER/DB_PASSWORD/DB_HOST/DB_NAME/DB_PORT;\n  \
+        without either, an embedded SQLite file under DATA_DIR (default ./data).\n  \
+        HOST (default 127.0.0.1), PORT (default 8080), LOG_FORMAT (text|json), RUST_LOG."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP API and the projections (migrates the database first).
+    Serve,
+    /// Run a local demo on an embedded SQLite database (./data/demo.db), no credentials needed.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Drop every read model and rebuild it from the first event, with a progress bar.
+    ///
+    /// On PostgreSQL, fails if a running server instance holds a projection: stop servers
+    /// first.
+    Replay {
+        /// Events applied per transaction.
+        #[arg(long, default_value_t = 5_000)]
+        batch_size: i64,
+    },
+    /// Print the OpenAPI specification (YAML) to stdout.
+    Openapi,
+    /// Measure throughput; prints one JSON object per figure on stdout.
+    Bench {
+        #[command(subcommand)]
+        target: bench::BenchTarget,
+    },
+}
+
+impl Cli {
+    pub async fn run(self) -> ExitCode {
+        match self.command {
+            Command::Openapi => {
+                print!("{}", api::spec_yaml());
+                ExitCode::SUCCESS
+            }
+            Command::Serve => with_settings(|s| serve(s, "serve")).await,
+            Command::Demo => {
+                with_settings(|mut s| {
+                    s.database = DatabaseTarget::Sqlite(PathBuf::from("./data/demo.db"));
+                    serve(s, "demo")
+                })
+                .await
+            }
+            Command::Migrate => with_settings(migrate).await,
+            Command::Replay { batch_size } => {
+                with_settings(move |s| replay::run(s, batch_size)).await
+            }
+            Command::Bench { target } => with_settings(move |s| bench::run(s, target)).await,
+        }
+    }
+}
+
+/// Loads settings and telemetry, runs `action`, and turns its error into an exit code
+/// after printing the error chain once.
+async fn with_settings<F, Fut>(action: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    match action(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error.message = %error, error.cause_chain = ?error, "command failed");
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings, mode: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(&settings).await?;
+    let base = format!("http://{}:{}", settings.host, app.port());
+    tracing::info!(mode, database = ?settings.database, %base, "unified-crm listening");
+    if mode == "demo" {
+        // The demo's whole point is these URLs, so they go to stdout for the person.
+        println!("unified-crm demo is running on an embedded SQLite database (./data/demo.db)");
+        println!("  API docs:   {base}/docs");
+        println!("  OpenAPI:    {base}/openapi.json");
+        println!("  Readiness:  {base}/health/ready");
+        println!("  Metrics:    {base}/metrics");
+        println!("Press Ctrl-C to stop.");
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let db = Db::connect(&settings.database, 2).await?;
+    db.migrate().await?;
+    tracing::info!(backend = db.backend().as_str(), "migrations applied");
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! Settings from environment variables (and an optional `.env`, loaded by `main`).
+//!
+//! Every problem is collected and reported at once, each with the variable's name, so an
+//! operator fixes a deployment in one round instead of one variable per restart.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use adapters::store::DatabaseTarget;
+use secrecy::SecretString;
+
+/// Output format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseTarget,
+    pub db_max_connections: u32,
+    pub host: String,
+    pub port: u16,
+    pub log_format: LogFormat,
+    /// Longest a command endpoint waits for read models to show its write.
+    pub read_your_writes_timeout: Duration,
+}
+
+/// One variable that is missing or wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// All configuration problems found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.0 {
+            writeln!(f, "  {}: {}", p.variable, p.problem)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Default SQLite file, under `DATA_DIR` (default `./data`).
+const SQLITE_FILE: &str = "unified-crm.db";
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get` (the environment in production, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+        let database = database_target(&get, &mut problems);
+        let db_max_connections = parse_or(&get, "DB_MAX_CONNECTIONS", 10u32, &mut problems);
+        let port = parse_or(&get, "PORT", 8080u16, &mut problems);
+        let host = get("HOST").unwrap_or_else(|| "127.0.0.1".to_string());
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(problem("LOG_FORMAT", format!("must be `text` or `json`, not `{other}`")));
+                LogFormat::Text
+            }
+        };
+        let ryw_ms = parse_or(&get, "READ_YOUR_WRITES_TIMEOUT_MS", 5_000u64, &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError(problems));
+        }
+        Ok(Settings {
+            database: database.expect("a database target when no problem was recorded"),
+            db_max_connections,
+            host,
+            port,
+            log_format,
+            read_your_writes_timeout: Duration::from_millis(ryw_ms),
+        })
+    }
+}
+
+fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigProblem {
+    ConfigProblem {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    problems: &mut Vec<ConfigProblem>,
+) -> T {
+    match get(variable) {
+        None => default,
+        Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+            problems.push(problem(variable, format!("`{raw}` is not a valid {}", std::any::type_name::<T>())));
+            default
+        }),
+    }
+}
+
+/// `DATABASE_URL` wins; else the seed's `DB_USER`/`DB_PASSWORD`/`DB_HOST`/`DB_NAME`/`DB_PORT`
+/// describe a PostgreSQL server; else an embedded SQLite file under `DATA_DIR`.
+fn database_target(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<DatabaseTarget> {
+    if let Some(url) = get("DATABASE_URL") {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Some(DatabaseTarget::Postgres(SecretString::from(url)));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            return Some(DatabaseTarget::Sqlite(PathBuf::from(path)));
+        }
+        // Never echo the value: it may hold a password.
+        problems.push(problem("DATABASE_URL", "must start with `postgres://`, `postgresql://` or `sqlite:`"));
+        return None;
+    }
+    let parts = ["DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME", "DB_PORT"];
+    if parts.iter().any(|name| get(name).is_some()) {
+        let mut require = |name: &'static str| {
+            get(name).or_else(|| {
+                problems.push(problem(name, "required when any DB_* variable is set (or set DATABASE_URL instead)"));
+                None
+            })
+        };
+        let (user, host, name) = (require("DB_USER"), require("DB_HOST"), require("DB_NAME"));
+        let port = parse_or(get, "DB_PORT", 5432u16, problems);
+        let (user, host, name) = (user?, host?, name?);
+        let password = get("DB_PASSWORD")
+            .map(|p| format!(":{}", percent_encode(&p)))
+            .unwrap_or_default();
+        let url = format!(
+            "postgres://{}{password}@{host}:{port}/{}",
+            percent_encode(&user),
+            percent_encode(&name)
+        );
+        return Some(DatabaseTarget::Postgres(SecretString::from(url)));
+    }
+    let dir = get("DATA_DIR").unwrap_or_else(|| "./data".to_string());
+    Some(DatabaseTarget::Sqlite(PathBuf::from(dir).join(SQLITE_FILE)))
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (for URL userinfo/path).
+fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn no_variables_means_sqlite_under_data_on_port_8080() {
+        let s = settings(&[]).unwrap();
+        assert!(matches!(&s.database, DatabaseTarget::Sqlite(p) if p == &PathBuf::from("./data/unified-crm.db")));
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8080));
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn seed_db_variables_build_an_encoded_postgres_url() {
+        let s = settings(&[
+            ("DB_USER", "crm"),
+            ("DB_PASSWORD", "p@ss:w/rd"),
+            ("DB_HOST", "db.internal"),
+            ("DB_NAME", "unified_crm_db"),
+        ])
+        .unwrap();
+        let DatabaseTarget::Postgres(url) = s.database else {
+            panic!("expected postgres");
+        };
+        assert_eq!(
+            url.expose_secret(),
+            "postgres://crm:p%40ss%3Aw%2Frd@db.internal:5432/unified_crm_db"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_variable() {
+        let err = settings(&[
+            ("DB_PASSWORD", "x"),
+            ("DB_PORT", "not-a-port"),
+            ("PORT", "70000"),
+            ("LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
+        let vars: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(vars, ["DB_USER", "DB_HOST", "DB_NAME", "DB_PORT", "PORT", "LOG_FORMAT"]);
+    }
+
+    #[test]
+    fn a_bad_database_url_is_named_without_echoing_it() {
+        let err = settings(&[("DATABASE_URL", "mysql://root:hunter2@x/db")]).unwrap_err();
+        assert_eq!(err.0[0].variable, "DATABASE_URL");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+}
