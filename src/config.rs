@@ -71,7 +71,10 @@ impl Settings {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                problems.push(problem("LOG_FORMAT", format!("must be `text` or `json`, not `{other}`")));
+                problems.push(problem(
+                    "LOG_FORMAT",
+                    format!("must be `text` or `json`, not `{other}`"),
+                ));
                 LogFormat::Text
             }
         };
@@ -106,7 +109,10 @@ fn parse_or<T: std::str::FromStr>(
     match get(variable) {
         None => default,
         Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
-            problems.push(problem(variable, format!("`{raw}` is not a valid {}", std::any::type_name::<T>())));
+            problems.push(problem(
+                variable,
+                format!("`{raw}` is not a valid {}", std::any::type_name::<T>()),
+            ));
             default
         }),
     }
@@ -122,18 +128,27 @@ fn database_target(
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Some(DatabaseTarget::Postgres(SecretString::from(url)));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             return Some(DatabaseTarget::Sqlite(PathBuf::from(path)));
         }
         // Never echo the value: it may hold a password.
-        problems.push(problem("DATABASE_URL", "must start with `postgres://`, `postgresql://` or `sqlite:`"));
+        problems.push(problem(
+            "DATABASE_URL",
+            "must start with `postgres://`, `postgresql://` or `sqlite:`",
+        ));
         return None;
     }
     let parts = ["DB_USER", "DB_PASSWORD", "DB_HOST", "DB_NAME", "DB_PORT"];
     if parts.iter().any(|name| get(name).is_some()) {
         let mut require = |name: &'static str| {
             get(name).or_else(|| {
-                problems.push(problem(name, "required when any DB_* variable is set (or set DATABASE_URL instead)"));
+                problems.push(problem(
+                    name,
+                    "required when any DB_* variable is set (or set DATABASE_URL instead)",
+                ));
                 None
             })
         };
@@ -158,7 +173,9 @@ fn database_target(
 fn percent_encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -183,7 +200,9 @@ mod tests {
     #[test]
     fn no_variables_means_sqlite_under_data_on_port_8080() {
         let s = settings(&[]).unwrap();
-        assert!(matches!(&s.database, DatabaseTarget::Sqlite(p) if p == &PathBuf::from("./data/unified-crm.db")));
+        assert!(
+            matches!(&s.database, DatabaseTarget::Sqlite(p) if p == &PathBuf::from("./data/unified-crm.db"))
+        );
         assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8080));
         assert_eq!(s.log_format, LogFormat::Text);
     }
@@ -216,7 +235,17 @@ mod tests {
         ])
         .unwrap_err();
         let vars: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
-        assert_eq!(vars, ["DB_USER", "DB_HOST", "DB_NAME", "DB_PORT", "PORT", "LOG_FORMAT"]);
+        assert_eq!(
+            vars,
+            [
+                "DB_USER",
+                "DB_HOST",
+                "DB_NAME",
+                "DB_PORT",
+                "PORT",
+                "LOG_FORMAT"
+            ]
+        );
     }
 
     #[test]

@@ -27,7 +27,18 @@ pub struct Application {
     acceptor: TcpAcceptor,
     port: u16,
     state: AppState,
-    background: Vec<JoinHandle<()>>,
+    background: BackgroundTasks,
+}
+
+/// Tasks that live as long as the server: aborted when it stops or its future is dropped.
+struct BackgroundTasks(Vec<JoinHandle<()>>);
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl Application {
@@ -68,7 +79,7 @@ impl Application {
             acceptor,
             port,
             state,
-            background,
+            background: BackgroundTasks(background),
         })
     }
 
@@ -82,6 +93,7 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _background = self.background;
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 api::routes(self.state.clone()),
@@ -89,9 +101,6 @@ impl Application {
                 Some(Duration::from_secs(10)),
             )
             .await;
-        for task in self.background {
-            task.abort();
-        }
         self.state.db.close().await;
         result
     }

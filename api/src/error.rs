@@ -56,10 +56,7 @@ pub enum ApiError {
     Unprocessable(Json<Problem>),
     /// Rate limit exceeded; retry after the given number of seconds.
     #[oai(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(
-        Json<Problem>,
-        #[oai(header = "Retry-After")] u64,
-    ),
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
     /// An unexpected failure; details are in the server log, never in the body.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),

@@ -72,12 +72,21 @@ impl HealthApi {
         let checkpoints = projections::checkpoints(&state.db)
             .await
             .map_err(unreachable)?;
-        let projections = checkpoints
+        // Every projection this instance knows, even before its runner wrote a checkpoint.
+        let projections = state
+            .progress
+            .names()
             .into_iter()
-            .map(|(name, checkpoint)| ProjectionLag {
-                lag: (head - checkpoint.position.global_position).max(0),
-                position: checkpoint.position.global_position,
-                name,
+            .map(|name| {
+                let position = checkpoints
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map_or(0, |(_, c)| c.position.global_position);
+                ProjectionLag {
+                    lag: (head - position).max(0),
+                    position,
+                    name: name.to_string(),
+                }
             })
             .collect();
         Ok(ReadyResponse::Ok(Json(Readiness {

@@ -50,14 +50,13 @@ pub(crate) async fn observe<E: Endpoint>(next: E, req: Request) -> Result<Respon
     let path = req.uri().path().to_string();
     let response = next.get_response(req).await;
     let status = response.status();
-    let operation = response
-        .data::<OperationId>()
-        .map(|id| id.0)
-        .unwrap_or(if path.starts_with("/docs") || path == "/openapi.json" || path == "/metrics" {
+    let operation = response.data::<OperationId>().map(|id| id.0).unwrap_or(
+        if path.starts_with("/docs") || path == "/openapi.json" || path == "/metrics" {
             "static"
         } else {
             "unmatched"
-        });
+        },
+    );
     let elapsed = started.elapsed();
     metrics::histogram!(LATENCY, "method" => method.clone(), "operation" => operation, "status" => status.as_u16().to_string())
         .record(elapsed.as_secs_f64());

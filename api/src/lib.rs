@@ -24,13 +24,19 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 type Apis = health::HealthApi;
 
 fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(health::HealthApi, TITLE, VERSION)
-        .description("Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).")
+    OpenApiService::new(health::HealthApi, TITLE, VERSION).description(
+        "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).",
+    )
 }
 
 /// The OpenAPI document, as committed in `openapi.yaml`.
 pub fn spec_yaml() -> String {
     service().spec_yaml()
+}
+
+/// The OpenAPI document as JSON, as served at `/openapi.json`.
+pub fn spec_json() -> String {
+    service().spec()
 }
 
 /// Every route of the service: the API, `/docs`, `/openapi.json` and `/metrics`.

@@ -80,7 +80,13 @@ pub async fn all(db: &Db) -> Result<Vec<(String, Checkpoint)>, StoreError> {
                 tx_id,
                 global_position,
             };
-            (name, Checkpoint { position, events_applied })
+            (
+                name,
+                Checkpoint {
+                    position,
+                    events_applied,
+                },
+            )
         })
         .collect())
 }
@@ -99,40 +105,36 @@ pub async fn advance(
     events: i64,
 ) -> Result<bool, StoreError> {
     let result = match tx {
-        DbTx::Postgres(tx) => {
-            sqlx::query(
-                "update projection_checkpoints
+        DbTx::Postgres(tx) => sqlx::query(
+            "update projection_checkpoints
                  set tx_id = $1, position = $2, events_applied = events_applied + $3,
                      updated_at = now()
                  where projection = $4 and tx_id = $5 and position = $6",
-            )
-            .bind(to.tx_id)
-            .bind(to.global_position)
-            .bind(events)
-            .bind(projection)
-            .bind(from.position.tx_id)
-            .bind(from.position.global_position)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-        }
-        DbTx::Sqlite(tx) => {
-            sqlx::query(
-                "update projection_checkpoints
+        )
+        .bind(to.tx_id)
+        .bind(to.global_position)
+        .bind(events)
+        .bind(projection)
+        .bind(from.position.tx_id)
+        .bind(from.position.global_position)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+        DbTx::Sqlite(tx) => sqlx::query(
+            "update projection_checkpoints
                  set tx_id = ?, position = ?, events_applied = events_applied + ?,
                      updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                  where projection = ? and tx_id = ? and position = ?",
-            )
-            .bind(to.tx_id)
-            .bind(to.global_position)
-            .bind(events)
-            .bind(projection)
-            .bind(from.position.tx_id)
-            .bind(from.position.global_position)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-        }
+        )
+        .bind(to.tx_id)
+        .bind(to.global_position)
+        .bind(events)
+        .bind(projection)
+        .bind(from.position.tx_id)
+        .bind(from.position.global_position)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
     };
     Ok(result == 1)
 }

@@ -127,9 +127,11 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
             continue;
         };
         if let Some((snapshot, first_seen_at)) = p.snapshot {
-            let id = job_id.parse::<JobId>().map_err(|_| ProjectionError::InvalidId {
-                aggregate_id: job_id.to_string(),
-            })?;
+            let id = job_id
+                .parse::<JobId>()
+                .map_err(|_| ProjectionError::InvalidId {
+                    aggregate_id: job_id.to_string(),
+                })?;
             rows.push(RowWrite {
                 id,
                 snapshot,

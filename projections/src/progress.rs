@@ -38,6 +38,13 @@ impl ProjectionProgress {
         }
     }
 
+    /// Names of the projections followed.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.positions.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
     pub(crate) fn publish(&self, name: &str, position: LogPosition) {
         if let Some(sender) = self.positions.get(name) {
             sender.send_if_modified(|current| {
@@ -49,7 +56,11 @@ impl ProjectionProgress {
     }
 
     /// Waits until every projection has applied the event at `target`, at most `timeout`.
-    pub async fn wait_for(&self, target: LogPosition, timeout: Duration) -> Result<(), WaitTimedOut> {
+    pub async fn wait_for(
+        &self,
+        target: LogPosition,
+        timeout: Duration,
+    ) -> Result<(), WaitTimedOut> {
         let deadline = Instant::now() + timeout;
         for (name, sender) in self.positions.iter() {
             let mut local = sender.subscribe();

@@ -6,6 +6,9 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::runner::{apply_batch, ProjectionLock};
 use crate::{Projection, ProjectionError};
 
+/// How long a rebuild waits for a projection's lock before reporting it busy.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
+
 /// What a rebuild did.
 #[derive(Debug, Clone)]
 pub struct RebuildSummary {
@@ -27,7 +30,7 @@ pub async fn rebuild(
 ) -> Result<RebuildSummary, ProjectionError> {
     let name = projection.name();
     let started = Instant::now();
-    let Some(lock) = ProjectionLock::try_acquire(db, name).await? else {
+    let Some(lock) = ProjectionLock::acquire_within(db, name, LOCK_PATIENCE).await? else {
         return Err(ProjectionError::Busy(name));
     };
     let result = async {

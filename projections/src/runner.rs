@@ -101,12 +101,23 @@ impl ProjectionRunner {
             // Mark wake-ups seen *before* reading, so an append during the read still
             // wakes the wait below.
             wake.borrow_and_update();
-            let events = self.log.read_after(at.position, self.config.batch_size).await?;
+            let events = self
+                .log
+                .read_after(at.position, self.config.batch_size)
+                .await?;
             if events.is_empty() {
-                self.record_lag(name, at).await;
+                let lag = self.record_lag(name, at).await;
+                // Rows exist past our position but are not readable yet: a transaction is
+                // still open. Its commit notifies us, unless it belongs to another database
+                // of the cluster (the horizon is cluster-wide), so look again soon.
+                let recheck = if lag > 0 {
+                    HELD_BACK_RECHECK
+                } else {
+                    self.config.idle_recheck
+                };
                 tokio::select! {
                     _ = wake.changed() => {}
-                    _ = tokio::time::sleep(self.config.idle_recheck) => {}
+                    _ = tokio::time::sleep(recheck) => {}
                 }
                 continue;
             }
@@ -119,13 +130,19 @@ impl ProjectionRunner {
         }
     }
 
-    async fn record_lag(&self, name: &'static str, at: Checkpoint) {
-        if let Ok(head) = self.log.head_position().await {
-            let lag = (head - at.position.global_position).max(0);
-            metrics::gauge!("projection_lag_events", "projection" => name).set(lag as f64);
-        }
+    /// Publishes and returns how many positions the projection is behind the head.
+    async fn record_lag(&self, name: &'static str, at: Checkpoint) -> i64 {
+        let Ok(head) = self.log.head_position().await else {
+            return 0;
+        };
+        let lag = (head - at.position.global_position).max(0);
+        metrics::gauge!("projection_lag_events", "projection" => name).set(lag as f64);
+        lag
     }
 }
+
+/// Re-check interval while unreadable rows exist past the checkpoint.
+const HELD_BACK_RECHECK: Duration = Duration::from_millis(50);
 
 /// Applies `events` and advances the checkpoint in one transaction. `None` means the
 /// checkpoint had moved under us and nothing was written.
@@ -186,6 +203,25 @@ impl ProjectionLock {
         } else {
             let _ = connection.close().await;
             Ok(None)
+        }
+    }
+
+    /// Tries for up to `patience`: a lock whose holder just disconnected is released by the
+    /// server a moment later.
+    pub(crate) async fn acquire_within(
+        db: &Db,
+        name: &str,
+        patience: Duration,
+    ) -> Result<Option<ProjectionLock>, ProjectionError> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if let Some(lock) = Self::try_acquire(db, name).await? {
+                return Ok(Some(lock));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 

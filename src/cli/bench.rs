@@ -33,7 +33,10 @@ pub enum BenchTarget {
     },
 }
 
-pub async fn run(settings: Settings, target: BenchTarget) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(
+    settings: Settings,
+    target: BenchTarget,
+) -> Result<(), Box<dyn std::error::Error>> {
     let BenchTarget::Store {
         events,
         page,
@@ -47,7 +50,12 @@ pub async fn run(settings: Settings, target: BenchTarget) -> Result<(), Box<dyn 
     result
 }
 
-async fn store(db: &Db, events: usize, page: usize, concurrency: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn store(
+    db: &Db,
+    events: usize,
+    page: usize,
+    concurrency: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     db.migrate().await?;
     let backend = db.backend().as_str();
     let signal = AppendSignal::new();
@@ -122,7 +130,10 @@ fn record(i: usize) -> JobCommand {
 
 /// A realistic job whose serialised event is about 800 bytes.
 fn bench_snapshot(i: usize) -> JobSnapshot {
-    let at = |offset: i64| Utc.timestamp_opt(1_700_000_000 + offset + i as i64, 0).single();
+    let at = |offset: i64| {
+        Utc.timestamp_opt(1_700_000_000 + offset + i as i64, 0)
+            .single()
+    };
     JobSnapshot {
         number: Some(format!("{}", 10_000 + i)),
         name: format!("Roof replacement #{i} – Hernandez residence"),

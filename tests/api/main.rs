@@ -1,1 +1,16 @@
-fn main() {}
+//! Integration tests of the whole service: one test binary, modules per feature.
+//!
+//! Every test runs against SQLite, and against PostgreSQL when `TEST_DATABASE_URL` is set
+//! (CI sets it and `REQUIRE_POSTGRES_TESTS=1`, which turns a skip into a failure). Each
+//! test gets a fresh database.
+
+#[macro_use]
+mod support;
+
+mod batch;
+mod cli;
+mod crash_recovery;
+mod event_store;
+mod http_basics;
+mod openapi;
+mod projections;

@@ -96,8 +96,7 @@ pub async fn append_events(
             }
         }
     };
-    metrics::counter!("events_appended_total", "path" => "batched")
-        .increment(events.len() as u64);
+    metrics::counter!("events_appended_total", "path" => "batched").increment(events.len() as u64);
     Ok(Some(last))
 }
 

@@ -46,6 +46,20 @@ pub struct BatchExecutor<A> {
     _aggregate: std::marker::PhantomData<fn() -> A>,
 }
 
+/// A page decided in memory and not yet appended.
+pub struct PreparedPage<A: Aggregate> {
+    commands: Vec<BatchCommand<A>>,
+    outcomes: Vec<CommandOutcome<A>>,
+    new_events: Vec<NewEvent>,
+}
+
+impl<A: Aggregate> PreparedPage<A> {
+    /// Events the page will append.
+    pub fn event_count(&self) -> usize {
+        self.new_events.len()
+    }
+}
+
 /// Attempts per command on the one-by-one path before the conflict is reported.
 const ONE_BY_ONE_ATTEMPTS: usize = 5;
 
@@ -65,10 +79,21 @@ where
         }
     }
 
+    /// Executes a page: `prepare` then `commit`.
     pub async fn execute(
         &self,
         commands: Vec<BatchCommand<A>>,
     ) -> Result<BatchReport<A>, StoreError> {
+        let page = self.prepare(commands).await?;
+        self.commit(page).await
+    }
+
+    /// First half of `execute`: loads the page's aggregates in one query and decides every
+    /// command in memory. Nothing is written yet.
+    pub async fn prepare(
+        &self,
+        commands: Vec<BatchCommand<A>>,
+    ) -> Result<PreparedPage<A>, StoreError> {
         let ids: Vec<String> = commands.iter().map(|c| c.aggregate_id.clone()).collect();
         let mut loaded = self.load(&ids).await?;
         let mut outcomes = Vec::with_capacity(commands.len());
@@ -76,12 +101,22 @@ where
         for command in &commands {
             outcomes.push(decide(&mut loaded, command, &mut new_events).await?);
         }
-        match append_events(&self.db, &new_events).await {
+        Ok(PreparedPage {
+            commands,
+            outcomes,
+            new_events,
+        })
+    }
+
+    /// Second half of `execute`: appends every decided event in one transaction. If an
+    /// aggregate of the page changed since `prepare`, re-runs the page one by one.
+    pub async fn commit(&self, page: PreparedPage<A>) -> Result<BatchReport<A>, StoreError> {
+        match append_events(&self.db, &page.new_events).await {
             Ok(last_position) => {
                 self.signal_if_appended(last_position);
                 Ok(BatchReport {
-                    outcomes,
-                    events_appended: new_events.len(),
+                    outcomes: page.outcomes,
+                    events_appended: page.new_events.len(),
                     last_position,
                     fell_back: false,
                 })
@@ -89,10 +124,10 @@ where
             Err(StoreError::Conflict) => {
                 tracing::debug!(
                     aggregate_type = A::TYPE,
-                    commands = commands.len(),
+                    commands = page.commands.len(),
                     "concurrent append in page; falling back to one-by-one"
                 );
-                self.one_by_one(commands).await
+                self.one_by_one(page.commands).await
             }
             Err(other) => Err(other),
         }
@@ -111,7 +146,9 @@ where
         for command in &commands {
             let mut attempt = 1;
             loop {
-                let mut loaded = self.load(std::slice::from_ref(&command.aggregate_id)).await?;
+                let mut loaded = self
+                    .load(std::slice::from_ref(&command.aggregate_id))
+                    .await?;
                 let mut new_events = Vec::new();
                 let outcome = decide(&mut loaded, command, &mut new_events).await?;
                 match append_events(&self.db, &new_events).await {

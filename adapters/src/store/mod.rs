@@ -12,7 +12,7 @@ mod scratch;
 mod signal;
 
 pub use append::{append_events, NewEvent};
-pub use batch::{BatchCommand, BatchExecutor, BatchReport, CommandOutcome};
+pub use batch::{BatchCommand, BatchExecutor, BatchReport, CommandOutcome, PreparedPage};
 pub use command_bus::CommandBus;
 pub use db::{Backend, DatabaseTarget, Db, DbTx};
 pub use error::StoreError;

@@ -14,7 +14,10 @@ pub struct ScratchDatabase {
 }
 
 enum Cleanup {
-    Postgres { admin_url: SecretString, name: String },
+    Postgres {
+        admin_url: SecretString,
+        name: String,
+    },
     Sqlite(PathBuf),
 }
 

@@ -68,8 +68,14 @@ impl Aggregate for Job {
                     }
                 }
                 match (self.active, is_active) {
-                    (true, false) => sink.write(JobEvent::JobDeactivated { observed_at }, self).await,
-                    (false, true) => sink.write(JobEvent::JobReactivated { observed_at }, self).await,
+                    (true, false) => {
+                        sink.write(JobEvent::JobDeactivated { observed_at }, self)
+                            .await
+                    }
+                    (false, true) => {
+                        sink.write(JobEvent::JobReactivated { observed_at }, self)
+                            .await
+                    }
                     _ => {}
                 }
                 Ok(())
@@ -176,11 +182,15 @@ mod aggregate_tests {
         JobTest::with(())
             .given(vec![recorded(snapshot("Lead"))])
             .when(pulled(snapshot("Lead"), false, 60))
-            .then_expect_events(vec![JobEvent::JobDeactivated { observed_at: at(60) }]);
+            .then_expect_events(vec![JobEvent::JobDeactivated {
+                observed_at: at(60),
+            }]);
         JobTest::with(())
             .given(vec![
                 recorded(snapshot("Lead")),
-                JobEvent::JobDeactivated { observed_at: at(60) },
+                JobEvent::JobDeactivated {
+                    observed_at: at(60),
+                },
             ])
             .when(pulled(snapshot("Lead"), false, 120))
             .then_expect_events(vec![]);
@@ -191,10 +201,14 @@ mod aggregate_tests {
         JobTest::with(())
             .given(vec![
                 recorded(snapshot("Lead")),
-                JobEvent::JobDeactivated { observed_at: at(60) },
+                JobEvent::JobDeactivated {
+                    observed_at: at(60),
+                },
             ])
             .when(pulled(snapshot("Lead"), true, 120))
-            .then_expect_events(vec![JobEvent::JobReactivated { observed_at: at(120) }]);
+            .then_expect_events(vec![JobEvent::JobReactivated {
+                observed_at: at(120),
+            }]);
     }
 
     #[test]

@@ -66,13 +66,19 @@ impl JobSnapshot {
             (self.description != newer.description, JobField::Description),
             (self.status != newer.status, JobField::Status),
             (self.workflow != newer.workflow, JobField::Workflow),
-            (self.customer_name != newer.customer_name, JobField::CustomerName),
+            (
+                self.customer_name != newer.customer_name,
+                JobField::CustomerName,
+            ),
             (
                 self.contact_external_id != newer.contact_external_id,
                 JobField::ContactExternalId,
             ),
             (self.address != newer.address, JobField::Address),
-            (self.sales_rep_name != newer.sales_rep_name, JobField::SalesRepName),
+            (
+                self.sales_rep_name != newer.sales_rep_name,
+                JobField::SalesRepName,
+            ),
             (
                 self.remote_created_at != newer.remote_created_at,
                 JobField::RemoteCreatedAt,

@@ -1,0 +1,155 @@
+//! Shared test helpers: fresh databases per backend, `spawn_app`, and fixtures.
+
+pub mod fixtures;
+
+use std::time::Duration;
+
+use adapters::store::{AppendSignal, DatabaseTarget, Db, ScratchDatabase};
+use secrecy::SecretString;
+use unified_crm::config::{LogFormat, Settings};
+use unified_crm::startup::Application;
+
+/// Which database a test case runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each listed `async fn name(Backend)` as two tests: `sqlite::name` and
+/// `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::support::postgres_available() {
+                        super::$name($crate::support::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Whether PostgreSQL tests can run. Without `TEST_DATABASE_URL` they are skipped (with a
+/// note), unless `REQUIRE_POSTGRES_TESTS=1`, in which case the skip is a failure.
+pub fn postgres_available() -> bool {
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("REQUIRE_POSTGRES_TESTS").as_deref() != Ok("1"),
+        "REQUIRE_POSTGRES_TESTS=1 but TEST_DATABASE_URL is not set"
+    );
+    eprintln!("skipped: TEST_DATABASE_URL is not set");
+    false
+}
+
+/// A fresh, migrated, empty database of the given backend.
+pub struct TestDb {
+    pub db: Db,
+    pub signal: AppendSignal,
+    scratch: Option<ScratchDatabase>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let near = match backend {
+            Backend::Sqlite => DatabaseTarget::Sqlite("unused.db".into()),
+            Backend::Postgres => DatabaseTarget::Postgres(SecretString::from(
+                std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL"),
+            )),
+        };
+        let scratch = ScratchDatabase::create(&near, "unified_crm_test")
+            .await
+            .expect("create a scratch database");
+        let db = Db::connect(scratch.target(), 20).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        TestDb {
+            db,
+            signal: AppendSignal::new(),
+            scratch: Some(scratch),
+        }
+    }
+
+    pub fn target(&self) -> DatabaseTarget {
+        self.scratch.as_ref().expect("scratch").target().clone()
+    }
+
+    /// Settings for a server on this database, on a free port.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            database: self.target(),
+            db_max_connections: 10,
+            host: "127.0.0.1".to_string(),
+            port: 0,
+            log_format: LogFormat::Text,
+            read_your_writes_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop the scratch database in the background of a runtime that may be ending;
+        // a leftover database is only disk space on the CI machine.
+        if let Some(scratch) = self.scratch.take() {
+            let db = self.db.clone();
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    db.close().await;
+                    let _ = scratch.remove().await;
+                });
+            }
+        }
+    }
+}
+
+/// A running server on a fresh database.
+pub struct TestApp {
+    pub address: String,
+    pub state: api::AppState,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(test_db: &TestDb) -> TestApp {
+        let app = Application::build(&test_db.settings())
+            .await
+            .expect("build the application");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let server = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            state,
+            client: reqwest::Client::new(),
+            server,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
