@@ -93,8 +93,8 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
                 snapshot,
                 observed_at,
             } => {
+                // A new row is inserted active; only later toggles need a flag write.
                 entry.snapshot = Some((snapshot, observed_at));
-                entry.is_active = Some(true);
                 entry.last_seen_at = Some(observed_at);
             }
             JobEvent::JobSnapshotChanged {

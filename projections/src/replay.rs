@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use adapters::store::{Db, DbTx, EventLog};
+use adapters::store::{Db, DbTx, EventLog, LogPosition, StoreError, StoredEvent};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::runner::{apply_batch, ProjectionLock};
@@ -41,18 +41,19 @@ pub async fn rebuild(
         checkpoint::reset(&mut tx, name).await?;
         tx.commit().await?;
 
-        let log = EventLog::new(db.clone());
+        // Read ahead: the next batch is fetched while the current one is applied, so the
+        // database read and the projection's writes overlap.
+        let (batches, mut incoming) = tokio::sync::mpsc::channel(2);
+        let reader = tokio::spawn(read_ahead(EventLog::new(db.clone()), batch_size, batches));
         let mut at = Checkpoint::default();
-        loop {
-            let events = log.read_after(at.position, batch_size).await?;
-            if events.is_empty() {
-                break;
-            }
+        while let Some(events) = incoming.recv().await {
+            let events = events?;
             at = apply_batch(db, projection, at, &events)
                 .await?
                 .ok_or(ProjectionError::Busy(name))?;
             on_batch(at.events_applied);
         }
+        reader.abort();
         Ok(RebuildSummary {
             projection: name,
             events: at.events_applied,
@@ -62,6 +63,37 @@ pub async fn rebuild(
     .await;
     lock.release().await;
     result
+}
+
+/// Sends successive batches of the log, from the start, until a read comes back empty.
+async fn read_ahead(
+    log: EventLog,
+    batch_size: i64,
+    batches: tokio::sync::mpsc::Sender<Result<Vec<StoredEvent>, StoreError>>,
+) {
+    let mut after = LogPosition::START;
+    loop {
+        let batch = log.read_after(after, batch_size).await;
+        let done = match &batch {
+            Ok(events) => match events.last() {
+                Some(last) => {
+                    after = last.position;
+                    false
+                }
+                None => true,
+            },
+            Err(_) => true,
+        };
+        if done {
+            if let Err(error) = batch {
+                let _ = batches.send(Err(error)).await;
+            }
+            return;
+        }
+        if batches.send(batch).await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn truncate(tx: &mut DbTx, table: &str) -> Result<(), ProjectionError> {

@@ -47,13 +47,13 @@ pub async fn append_events(
                          returning tx_id, global_position)
                      select max(tx_id::text::bigint), max(global_position) from inserted",
                 )
-                .bind(column(chunk, |e| e.aggregate_type.clone()))
-                .bind(column(chunk, |e| e.aggregate_id.clone()))
+                .bind(column(chunk, |e| e.aggregate_type.as_str()))
+                .bind(column(chunk, |e| e.aggregate_id.as_str()))
                 .bind(column(chunk, |e| e.sequence))
-                .bind(column(chunk, |e| e.event_type.clone()))
-                .bind(column(chunk, |e| e.event_version.clone()))
-                .bind(column(chunk, |e| e.payload.clone()))
-                .bind(column(chunk, |e| e.metadata.clone()))
+                .bind(column(chunk, |e| e.event_type.as_str()))
+                .bind(column(chunk, |e| e.event_version.as_str()))
+                .bind(column(chunk, |e| e.payload.as_str()))
+                .bind(column(chunk, |e| e.metadata.as_str()))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_append)?;
@@ -100,6 +100,7 @@ pub async fn append_events(
     Ok(Some(last))
 }
 
-fn column<T>(events: &[NewEvent], field: impl Fn(&NewEvent) -> T) -> Vec<T> {
+/// One column of the chunk, borrowed where possible: no per-row copies of payloads.
+fn column<'a, T>(events: &'a [NewEvent], field: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
     events.iter().map(field).collect()
 }

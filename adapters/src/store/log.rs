@@ -62,10 +62,12 @@ impl EventLog {
                     "select tx_id::text::bigint as tx_id, global_position, aggregate_type,
                             aggregate_id, sequence, event_type, event_version,
                             payload::text as payload, metadata::text as metadata, committed_at
-                     from events
-                     where (tx_id, global_position) > ($1::text::xid8, $2)
-                       and tx_id < pg_snapshot_xmin(pg_current_snapshot())
-                     order by tx_id, global_position
+                     from events e
+                     where (e.tx_id, e.global_position) > ($1::text::xid8, $2)
+                       and e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                     -- qualified: a bare `tx_id` would sort by the bigint output alias and
+                     -- miss the (tx_id, global_position) index
+                     order by e.tx_id, e.global_position
                      limit $3",
                 )
                 .bind(after.tx_id.to_string())

@@ -101,16 +101,21 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        // Drop the scratch database in the background of a runtime that may be ending;
-        // a leftover database is only disk space on the CI machine.
+        // Remove the scratch database before the test ends, on a runtime of its own: the
+        // test's runtime may be shutting down, and leftovers would pile up on CI.
         if let Some(scratch) = self.scratch.take() {
             let db = self.db.clone();
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    db.close().await;
+            let cleanup = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("cleanup runtime");
+                runtime.block_on(async move {
+                    drop(db);
                     let _ = scratch.remove().await;
                 });
-            }
+            });
+            let _ = cleanup.join();
         }
     }
 }
