@@ -100,6 +100,11 @@ impl ApiError {
 /// Turns errors raised outside our operations (unknown route, wrong method, rejected
 /// extractor) into the same problem+json body.
 pub(crate) async fn problem_from_poem_error(err: poem::Error) -> Response {
+    // Our own `ApiError`s reach this handler too (poem-openapi wraps an operation's error
+    // response in a `poem::Error`): they already carry their problem body, keep it.
+    if err.is_from_response() {
+        return err.into_response();
+    }
     let status = err.status();
     let code = match status {
         StatusCode::NOT_FOUND => "not_found",

@@ -100,8 +100,12 @@ async fn truncate(tx: &mut DbTx, table: &str) -> Result<(), ProjectionError> {
     // `table` comes from `Projection::tables`, a compile-time list, never from input.
     let sql = format!("delete from {table}");
     match tx {
-        DbTx::Postgres(tx) => drop(sqlx::query(&sql).execute(&mut **tx).await?),
-        DbTx::Sqlite(tx) => drop(sqlx::query(&sql).execute(&mut **tx).await?),
+        DbTx::Postgres(tx) => {
+            sqlx::query(&sql).execute(&mut **tx).await?;
+        }
+        DbTx::Sqlite(tx) => {
+            sqlx::query(&sql).execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }

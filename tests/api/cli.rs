@@ -67,6 +67,28 @@ fn every_configuration_problem_is_reported_at_once_by_name() {
     assert!(!stderr.contains("s3cret-value"), "a secret was echoed");
 }
 
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = unified_crm()
+        .arg("migrate")
+        .env("LOG_FORMAT", "json")
+        .env("DATA_DIR", data_dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(!lines.is_empty(), "no log line written");
+    for line in lines {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+        assert!(
+            entry["level"].is_string() && entry["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
+}
+
 on_both_backends!(replay_command_rebuilds_the_mirror_and_prints_a_summary);
 
 async fn replay_command_rebuilds_the_mirror_and_prints_a_summary(backend: Backend) {

@@ -7,6 +7,7 @@ on_both_backends!(
     unknown_routes_and_methods_answer_problem_json,
     metrics_expose_http_latency_histograms,
     docs_and_spec_are_served,
+    readiness_is_503_problem_json_when_the_database_is_gone,
 );
 
 async fn liveness_and_readiness_answer_with_projection_lag(backend: Backend) {
@@ -76,4 +77,20 @@ async fn docs_and_spec_are_served(backend: Backend) {
     assert_eq!(app.get("/docs").await.status(), 200);
     let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(spec["paths"]["/health/ready"].is_object());
+}
+
+async fn readiness_is_503_problem_json_when_the_database_is_gone(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let app = TestApp::spawn(&db).await;
+    app.state.db.close().await;
+
+    let response = app.get("/health/ready").await;
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "database_unreachable");
 }

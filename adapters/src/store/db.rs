@@ -126,8 +126,12 @@ impl Db {
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            Db::Postgres(pool) => drop(sqlx::query("select 1").execute(pool).await?),
-            Db::Sqlite(pool) => drop(sqlx::query("select 1").execute(pool).await?),
+            Db::Postgres(pool) => {
+                sqlx::query("select 1").execute(pool).await?;
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query("select 1").execute(pool).await?;
+            }
         }
         Ok(())
     }
