@@ -41,6 +41,28 @@ impl Projection for JobMirror {
     }
 }
 
+/// The update half of the mirror's upsert, shared by both backends: every mirrored field
+/// takes the new value, `first_seen_at` and `is_active` keep theirs, and the version guard
+/// makes a replayed batch a no-op.
+macro_rules! upsert_on_conflict {
+    () => {
+        "on conflict (job_id) do update set
+             number = excluded.number, name = excluded.name,
+             description = excluded.description, status = excluded.status,
+             workflow = excluded.workflow, customer_name = excluded.customer_name,
+             contact_external_id = excluded.contact_external_id,
+             address_line1 = excluded.address_line1, address_line2 = excluded.address_line2,
+             city = excluded.city, state = excluded.state, zip = excluded.zip,
+             country = excluded.country, sales_rep_name = excluded.sales_rep_name,
+             remote_created_at = excluded.remote_created_at,
+             remote_updated_at = excluded.remote_updated_at,
+             status_changed_at = excluded.status_changed_at,
+             last_seen_at = excluded.last_seen_at, version = excluded.version,
+             last_position = excluded.last_position
+         where job_mirror.version < excluded.version"
+    };
+}
+
 /// A job's full row, written when the batch holds a snapshot event for it.
 struct RowWrite {
     id: JobId,
@@ -174,7 +196,7 @@ mod postgres {
         // One statement for the whole batch (arrays through unnest). New rows start active;
         // the flag writes that follow set the batch's final flag. The version guard makes a
         // replayed batch a no-op.
-        sqlx::query(
+        sqlx::query(concat!(
             "insert into job_mirror (job_id, source, external_id, number, name, description,
                  status, workflow, customer_name, contact_external_id, address_line1,
                  address_line2, city, state, zip, country, sales_rep_name, remote_created_at,
@@ -185,21 +207,9 @@ mod postgres {
                  $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
                  $17::text[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[],
                  $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::bigint[]) as t
-             on conflict (job_id) do update set
-                 number = excluded.number, name = excluded.name,
-                 description = excluded.description, status = excluded.status,
-                 workflow = excluded.workflow, customer_name = excluded.customer_name,
-                 contact_external_id = excluded.contact_external_id,
-                 address_line1 = excluded.address_line1, address_line2 = excluded.address_line2,
-                 city = excluded.city, state = excluded.state, zip = excluded.zip,
-                 country = excluded.country, sales_rep_name = excluded.sales_rep_name,
-                 remote_created_at = excluded.remote_created_at,
-                 remote_updated_at = excluded.remote_updated_at,
-                 status_changed_at = excluded.status_changed_at,
-                 last_seen_at = excluded.last_seen_at, version = excluded.version,
-                 last_position = excluded.last_position
-             where job_mirror.version < excluded.version",
-        )
+             ",
+            upsert_on_conflict!()
+        ))
         .bind(col(rows, |r| r.id.as_str().to_string()))
         .bind(col(rows, |r| r.id.source().as_str().to_string()))
         .bind(col(rows, |r| r.id.external_id().to_string()))
@@ -269,29 +279,16 @@ mod sqlite {
         let conn: &mut SqliteConnection = tx;
         for r in rows {
             let s = &r.snapshot;
-            sqlx::query(
+            sqlx::query(concat!(
                 "insert into job_mirror (job_id, source, external_id, number, name, description,
                      status, workflow, customer_name, contact_external_id, address_line1,
                      address_line2, city, state, zip, country, sales_rep_name, remote_created_at,
                      remote_updated_at, status_changed_at, first_seen_at, last_seen_at, version,
                      last_position, is_active)
                  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                 on conflict (job_id) do update set
-                     number = excluded.number, name = excluded.name,
-                     description = excluded.description, status = excluded.status,
-                     workflow = excluded.workflow, customer_name = excluded.customer_name,
-                     contact_external_id = excluded.contact_external_id,
-                     address_line1 = excluded.address_line1,
-                     address_line2 = excluded.address_line2, city = excluded.city,
-                     state = excluded.state, zip = excluded.zip, country = excluded.country,
-                     sales_rep_name = excluded.sales_rep_name,
-                     remote_created_at = excluded.remote_created_at,
-                     remote_updated_at = excluded.remote_updated_at,
-                     status_changed_at = excluded.status_changed_at,
-                     last_seen_at = excluded.last_seen_at, version = excluded.version,
-                     last_position = excluded.last_position
-                 where job_mirror.version < excluded.version",
-            )
+                 ",
+                upsert_on_conflict!()
+            ))
             .bind(r.id.as_str())
             .bind(r.id.source().as_str())
             .bind(r.id.external_id())

@@ -136,6 +136,23 @@ impl Db {
         Ok(())
     }
 
+    /// Runs a parameterless query whose SQL is the same on both backends and returns its
+    /// single value.
+    pub async fn scalar<T>(&self, sql: &'static str) -> Result<T, StoreError>
+    where
+        T: Send
+            + Unpin
+            + sqlx::Type<Postgres>
+            + for<'r> sqlx::Decode<'r, Postgres>
+            + sqlx::Type<Sqlite>
+            + for<'r> sqlx::Decode<'r, Sqlite>,
+    {
+        Ok(match self {
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        })
+    }
+
     pub async fn begin(&self) -> Result<DbTx, StoreError> {
         Ok(match self {
             Db::Postgres(pool) => DbTx::Postgres(pool.begin().await?),

@@ -133,18 +133,10 @@ impl EventLog {
     /// The highest global position written so far (0 when empty). Includes rows of
     /// transactions still in flight, so use it for lag figures, not for reading.
     pub async fn head_position(&self) -> Result<i64, StoreError> {
-        let head: Option<i64> = match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query_scalar("select max(global_position) from events")
-                    .fetch_one(pool)
-                    .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar("select max(global_position) from events")
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
+        let head: Option<i64> = self
+            .db
+            .scalar("select max(global_position) from events")
+            .await?;
         Ok(head.unwrap_or(0))
     }
 
@@ -187,18 +179,7 @@ impl EventLog {
 
     /// Number of events stored.
     pub async fn count(&self) -> Result<i64, StoreError> {
-        Ok(match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query_scalar("select count(*) from events")
-                    .fetch_one(pool)
-                    .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar("select count(*) from events")
-                    .fetch_one(pool)
-                    .await?
-            }
-        })
+        self.db.scalar("select count(*) from events").await
     }
 }
 
