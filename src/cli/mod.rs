@@ -2,6 +2,7 @@
 
 mod bench;
 mod replay;
+mod sandbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ enum Command {
     },
     /// Print the OpenAPI specification (YAML) to stdout.
     Openapi,
+    /// Run the sandbox JobNimbus alone (seeded fake data, bearer API key) on loopback.
+    Sandbox(sandbox::SandboxArgs),
     /// Measure throughput; prints one JSON object per figure on stdout.
     Bench {
         #[command(subcommand)]
@@ -75,6 +78,16 @@ impl Cli {
                 with_settings(move |s| replay::run(s, batch_size)).await
             }
             Command::Bench { target } => with_settings(move |s| bench::run(s, target)).await,
+            Command::Sandbox(args) => {
+                telemetry::init(crate::config::LogFormat::Text);
+                match sandbox::run(args).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("error: {error}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
         }
     }
 }

@@ -31,6 +31,7 @@ fn help_explains_each_subcommand() {
         ("replay", "rebuild it from the first event"),
         ("openapi", "Print the OpenAPI specification"),
         ("bench", "Measure throughput"),
+        ("sandbox", "sandbox JobNimbus"),
     ] {
         assert!(
             help.contains(command) && help.contains(words),

@@ -1,0 +1,249 @@
+//! Starting and stopping the sandbox, and the handle tests use to look at and change its
+//! data and faults while it runs.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::TcpAcceptor;
+use poem::Server;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::data::Sizes;
+use super::faults::{FaultConfig, FaultStats, Faults};
+use super::net::{KillSwitches, KillableAcceptor};
+use super::server::{Clock, SandboxEndpoint, Shared};
+use super::store::Store;
+use super::{Resource, SandboxConfig, SandboxError};
+
+/// Entry point: `SandboxJobNimbus::start(config).await`.
+pub struct SandboxJobNimbus;
+
+impl SandboxJobNimbus {
+    /// Generates the data, binds `127.0.0.1:{config.port}` and serves until the returned
+    /// [`RunningSandbox`] is shut down or dropped.
+    pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError> {
+        let SandboxConfig {
+            api_key,
+            seed,
+            contacts,
+            jobs,
+            files_per_job,
+            activities_per_job,
+            tasks_per_job,
+            anchor,
+            port,
+            faults,
+        } = config;
+        let sizes = Sizes {
+            contacts,
+            jobs,
+            files_per_job,
+            activities_per_job,
+            tasks_per_job,
+        };
+        // Tens of thousands of records take a moment: keep it off the async workers.
+        let store = tokio::task::spawn_blocking(move || Store::generate(seed, sizes, anchor))
+            .await
+            .map_err(|e| SandboxError::Generate(e.to_string()))?;
+
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|source| SandboxError::Bind { port, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { port, source })?;
+        let acceptor = TcpAcceptor::from_tokio(listener)
+            .map_err(|source| SandboxError::Bind { port, source })?;
+        let kills = KillSwitches::default();
+        let shared = Arc::new(Shared {
+            api_key,
+            store: std::sync::RwLock::new(store),
+            faults: Faults::new(seed, faults),
+            clock: Clock::new(anchor),
+            kills: kills.clone(),
+        });
+        let endpoint = SandboxEndpoint {
+            shared: shared.clone(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = Server::new_with_acceptor(KillableAcceptor::new(acceptor, kills));
+        let task = tokio::spawn(async move {
+            server
+                .run_with_graceful_shutdown(
+                    endpoint,
+                    async {
+                        // A dropped sender also means "stop".
+                        let _ = stopped.await;
+                    },
+                    Some(Duration::from_secs(2)),
+                )
+                .await
+        });
+        tracing::info!(%addr, seed, jobs, contacts, "sandbox JobNimbus listening");
+        Ok(RunningSandbox {
+            addr,
+            handle: SandboxHandle { shared },
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A sandbox that is serving. Dropping it stops the server in the background; call
+/// [`RunningSandbox::shutdown`] to wait for that.
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    handle: SandboxHandle,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningSandbox {
+    /// The API base, e.g. `http://127.0.0.1:41234/api1` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api1", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A cloneable handle to the data and faults.
+    pub fn handle(&self) -> &SandboxHandle {
+        &self.handle
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 2 s), and waits.
+    pub async fn shutdown(mut self) -> Result<(), SandboxError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(result) => result.map_err(SandboxError::Server),
+                Err(e) => Err(SandboxError::Server(std::io::Error::other(e.to_string()))),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Reads and changes the running sandbox from tests. Changes go through the same rules as
+/// the HTTP writes (validation, `date_updated` bumps, status-change activities).
+#[derive(Clone)]
+pub struct SandboxHandle {
+    shared: Arc<Shared>,
+}
+
+impl SandboxHandle {
+    /// One record as the API would return it.
+    pub fn get(&self, resource: Resource, jnid: &str) -> Option<Value> {
+        self.shared.read().get(resource, jnid).map(|r| r.to_value())
+    }
+
+    /// All records of a resource in creation order (soft-deleted ones included).
+    pub fn records(&self, resource: Resource) -> Vec<Value> {
+        self.shared
+            .read()
+            .all(resource)
+            .iter()
+            .map(|r| r.to_value())
+            .collect()
+    }
+
+    pub fn count(&self, resource: Resource) -> usize {
+        self.shared.read().len(resource)
+    }
+
+    /// A deterministic pseudo-random jnid of `resource`, for tests that need "some record".
+    pub fn random_jnid(&self, resource: Resource) -> Option<String> {
+        self.shared.write().random_jnid(resource)
+    }
+
+    /// Same as `PUT /api1/{resource}/{jnid}` with `patch` (a JSON object).
+    pub fn update(
+        &self,
+        resource: Resource,
+        jnid: &str,
+        patch: Value,
+    ) -> Result<Value, SandboxError> {
+        let patch = as_object(patch)?;
+        let now = self.shared.clock.now();
+        self.shared
+            .write()
+            .update(resource, jnid, &patch, now)
+            .map(Value::Object)
+    }
+
+    /// Same as `PUT` with `{"is_active": false}`.
+    pub fn soft_delete(&self, resource: Resource, jnid: &str) -> Result<Value, SandboxError> {
+        self.update(resource, jnid, serde_json::json!({ "is_active": false }))
+    }
+
+    /// Same as `POST /api1/{resource}` with `body` (a JSON object).
+    pub fn create(&self, resource: Resource, body: Value) -> Result<Value, SandboxError> {
+        let body = as_object(body)?;
+        let now = self.shared.clock.now();
+        self.shared
+            .write()
+            .create(resource, &body, now)
+            .map(Value::Object)
+    }
+
+    /// Adds `n` generated jobs (with files, notes and tasks) created now; returns their jnids.
+    pub fn add_jobs(&self, n: usize) -> Vec<String> {
+        let now = self.shared.clock.now();
+        self.shared.write().add_generated_jobs(n, now)
+    }
+
+    /// Adds `n` generated contacts created now; returns their jnids.
+    pub fn add_contacts(&self, n: usize) -> Vec<String> {
+        let now = self.shared.clock.now();
+        self.shared.write().add_generated_contacts(n, now)
+    }
+
+    /// The sandbox's current time in unix seconds (what the next write will stamp).
+    pub fn now(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    /// Moves the sandbox clock forward, so later writes look `seconds` newer without sleeping.
+    pub fn advance_clock(&self, seconds: i64) {
+        self.shared.clock.advance(seconds);
+    }
+
+    pub fn faults(&self) -> FaultConfig {
+        self.shared.faults.config()
+    }
+
+    /// Replaces the fault configuration; takes effect from the next request.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        self.shared.faults.set_config(faults);
+    }
+
+    pub fn fault_stats(&self) -> FaultStats {
+        self.shared.faults.stats()
+    }
+
+    pub fn reset_fault_stats(&self) {
+        self.shared.faults.reset_stats();
+    }
+}
+
+fn as_object(value: Value) -> Result<Map<String, Value>, SandboxError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(SandboxError::Invalid("body must be a JSON object".into())),
+    }
+}

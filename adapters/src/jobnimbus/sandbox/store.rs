@@ -1,0 +1,955 @@
+//! The sandbox's records: one table per resource, list queries (filter, sort, window,
+//! projection) and the write rules (validation, soft delete, `date_updated` bumps, status-change
+//! activities).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use super::account::{
+    self, Workflow, CONTACT_WORKFLOWS, CUSTOMER_ID, JOB_WORKFLOWS, STATUS_CHANGE_TYPE, USERS,
+};
+use super::data::{Dataset, Generator, Sizes};
+use super::filter::values_at;
+use super::params::ListParams;
+use super::record::{Field, Record};
+use super::{Resource, SandboxError};
+
+/// One resource's records in creation order, with an index by `jnid`.
+#[derive(Default)]
+struct Table {
+    records: Vec<Record>,
+    index: HashMap<String, usize>,
+}
+
+impl Table {
+    fn new(records: Vec<Record>) -> Self {
+        let mut table = Table {
+            index: HashMap::with_capacity(records.len()),
+            records: Vec::with_capacity(records.len()),
+        };
+        for record in records {
+            table.push(record);
+        }
+        table
+    }
+
+    fn push(&mut self, record: Record) {
+        let jnid = record.text("jnid").to_owned();
+        self.index.insert(jnid, self.records.len());
+        self.records.push(record);
+    }
+
+    fn position(&self, jnid: &str) -> Option<usize> {
+        self.index.get(jnid).copied()
+    }
+
+    fn get(&self, jnid: &str) -> Option<&Record> {
+        self.position(jnid).and_then(|i| self.records.get(i))
+    }
+
+    fn get_mut(&mut self, jnid: &str) -> Option<&mut Record> {
+        self.position(jnid).and_then(|i| self.records.get_mut(i))
+    }
+}
+
+/// One page of a list request.
+pub(crate) struct Page {
+    pub(crate) count: usize,
+    pub(crate) results: Vec<Value>,
+}
+
+/// All the sandbox data plus the generator that keeps producing ids and new records.
+pub(crate) struct Store {
+    tables: [Table; Resource::ALL.len()],
+    generator: Generator,
+    sizes: Sizes,
+}
+
+/// Fields a client may send but never change.
+const READ_ONLY: &[&str] = &[
+    "jnid",
+    "recid",
+    "number",
+    "type",
+    "customer",
+    "date_created",
+    "date_updated",
+    "date_status_change",
+    "created_by",
+    "created_by_name",
+    "record_type",
+    "status",
+    "task_count",
+    "attachment_count",
+];
+
+/// Date fields must be unix seconds; anything else is refused, as the real API would not
+/// store it.
+const DATE_FIELDS: &[&str] = &["date_start", "date_end", "date_file_created"];
+
+impl Store {
+    pub(crate) fn generate(seed: u64, sizes: Sizes, anchor: i64) -> Self {
+        let mut generator = Generator::new(seed);
+        let Dataset {
+            contacts,
+            jobs,
+            files,
+            activities,
+            tasks,
+        } = generator.dataset(&sizes, anchor);
+        let mut tables: [Table; Resource::ALL.len()] = Default::default();
+        tables[Resource::Contacts.index()] = Table::new(contacts);
+        tables[Resource::Jobs.index()] = Table::new(jobs);
+        tables[Resource::Files.index()] = Table::new(files);
+        tables[Resource::Activities.index()] = Table::new(activities);
+        tables[Resource::Tasks.index()] = Table::new(tasks);
+        Self {
+            tables,
+            generator,
+            sizes,
+        }
+    }
+
+    fn table(&self, resource: Resource) -> &Table {
+        &self.tables[resource.index()]
+    }
+
+    fn table_mut(&mut self, resource: Resource) -> &mut Table {
+        &mut self.tables[resource.index()]
+    }
+
+    pub(crate) fn len(&self, resource: Resource) -> usize {
+        self.table(resource).records.len()
+    }
+
+    pub(crate) fn get(&self, resource: Resource, jnid: &str) -> Option<&Record> {
+        self.table(resource).get(jnid)
+    }
+
+    pub(crate) fn all(&self, resource: Resource) -> &[Record] {
+        &self.table(resource).records
+    }
+
+    /// Filter, sort (stable; ties keep creation order; missing values last, as ES does),
+    /// then window and project.
+    pub(crate) fn list(&self, resource: Resource, params: &ListParams) -> Page {
+        let table = self.table(resource);
+        let sort_path: Vec<String> = params.sort_field.split('.').map(str::to_owned).collect();
+        let mut hits: Vec<(SortKey<'_>, &Record)> = table
+            .records
+            .iter()
+            .filter(|r| params.filter.as_ref().is_none_or(|f| f.matches(r)))
+            .map(|r| (SortKey::of(r, &sort_path, params.descending), r))
+            .collect();
+        hits.sort_by(|(a, _), (b, _)| a.compare(b, params.descending));
+        let results = hits
+            .iter()
+            .skip(params.from)
+            .take(params.size)
+            .map(|(_, record)| match &params.fields {
+                Some(fields) => Value::Object(project(&record.to_map(), fields)),
+                None => record.to_value(),
+            })
+            .collect();
+        Page {
+            count: hits.len(),
+            results,
+        }
+    }
+
+    /// `PUT /{jobs,contacts,tasks}/{jnid}`: a partial update.
+    pub(crate) fn update(
+        &mut self,
+        resource: Resource,
+        jnid: &str,
+        patch: &Map<String, Value>,
+        now: i64,
+    ) -> Result<Map<String, Value>, SandboxError> {
+        if !matches!(
+            resource,
+            Resource::Jobs | Resource::Contacts | Resource::Tasks
+        ) {
+            return Err(SandboxError::NotAllowed(format!(
+                "PUT is not supported on {}",
+                resource.path()
+            )));
+        }
+        let current = self
+            .get(resource, jnid)
+            .ok_or_else(|| not_found(resource, jnid))?
+            .to_map();
+        check_types(patch)?;
+        let mut next = current.clone();
+        for (key, value) in patch {
+            if !READ_ONLY.contains(&key.as_str()) {
+                next.insert(key.clone(), value.clone());
+            }
+        }
+        let mut status_change = None;
+        match resource {
+            Resource::Jobs | Resource::Contacts => {
+                let workflows = workflows_of(resource);
+                let workflow = checked_workflow(workflows, &next)?;
+                next.insert("record_type".into(), json!(workflow.id));
+                let status = checked_status(workflow, &next)?;
+                next.insert("status".into(), json!(status.id));
+                let old_status = str_field(&current, "status_name");
+                if status.name != old_status {
+                    next.insert("date_status_change".into(), json!(now));
+                    status_change = Some((old_status.to_owned(), status.name.to_owned()));
+                }
+                if resource == Resource::Jobs {
+                    if let Some(primary) = patch.get("primary") {
+                        let link = self.contact_link(primary)?;
+                        next.insert("primary".into(), link.clone());
+                        next.insert("related".into(), json!([link]));
+                    }
+                }
+                check_names(resource, &next)?;
+            }
+            _ => check_task(&next)?,
+        }
+        let old_updated = int(&current, "date_updated").unwrap_or(0);
+        next.insert("date_updated".into(), json!(now.max(old_updated)));
+        let stored = Record::from_map(&next);
+        if let Some((from, to)) = status_change {
+            self.log_status_change(&stored, &from, &to, now);
+        }
+        let slot = self
+            .table_mut(resource)
+            .get_mut(jnid)
+            .ok_or_else(|| not_found(resource, jnid))?;
+        *slot = stored;
+        Ok(next)
+    }
+
+    /// `POST /{jobs,contacts,tasks,activities}`.
+    pub(crate) fn create(
+        &mut self,
+        resource: Resource,
+        body: &Map<String, Value>,
+        now: i64,
+    ) -> Result<Map<String, Value>, SandboxError> {
+        check_types(body)?;
+        let mut record: Map<String, Value> = body
+            .iter()
+            .filter(|(k, _)| !READ_ONLY.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match resource {
+            Resource::Jobs | Resource::Contacts => {
+                let workflow = checked_workflow(workflows_of(resource), &record)?;
+                let status = checked_status(workflow, &record)?;
+                record.insert("record_type".into(), json!(workflow.id));
+                record.insert("status".into(), json!(status.id));
+                if resource == Resource::Jobs {
+                    match body.get("primary") {
+                        Some(primary) => {
+                            let link = self.contact_link(primary)?;
+                            record.insert("primary".into(), link.clone());
+                            record.insert("related".into(), json!([link]));
+                        }
+                        None => {
+                            record.insert("related".into(), json!([]));
+                        }
+                    }
+                    record.insert("task_count".into(), json!(0));
+                    record.insert("attachment_count".into(), json!(0));
+                    record.entry("date_start").or_insert_with(|| json!(0));
+                    record.entry("date_end").or_insert_with(|| json!(0));
+                } else if !record.contains_key("display_name") {
+                    let display = [
+                        str_field(&record, "first_name"),
+                        str_field(&record, "last_name"),
+                    ]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                    let display = if display.is_empty() {
+                        str_field(&record, "company").to_owned()
+                    } else {
+                        display
+                    };
+                    record.insert("display_name".into(), json!(display));
+                }
+                check_names(resource, &record)?;
+                record.insert("date_status_change".into(), json!(now));
+            }
+            Resource::Tasks => {
+                check_task(&record)?;
+                let related = self.links(body.get("related"))?;
+                if let Some(first) = related.first() {
+                    record.insert("primary".into(), first.clone());
+                }
+                record.insert("related".into(), Value::Array(related));
+                record.entry("is_completed").or_insert_with(|| json!(false));
+                record.entry("date_end").or_insert_with(|| {
+                    json!(int(body, "date_start").unwrap_or(now).saturating_add(3_600))
+                });
+            }
+            Resource::Activities => {
+                if str_field(&record, "record_type_name").is_empty() {
+                    return Err(invalid("record_type_name is required"));
+                }
+                if !record.get("note").is_some_and(Value::is_string) {
+                    return Err(invalid("note is required and must be a string"));
+                }
+                let primary = body
+                    .get("primary")
+                    .ok_or_else(|| invalid("primary is required"))?;
+                let primary = self.link(primary)?;
+                let mut related = self.links(body.get("related"))?;
+                if !related.iter().any(|r| r["id"] == primary["id"]) {
+                    related.insert(0, primary.clone());
+                }
+                record.insert("primary".into(), primary);
+                record.insert("related".into(), Value::Array(related));
+                record
+                    .entry("is_status_change")
+                    .or_insert_with(|| json!(false));
+                record.insert("is_editable".into(), json!(true));
+            }
+            Resource::Files => {
+                return Err(SandboxError::NotAllowed(
+                    "file uploads are not supported by the sandbox".into(),
+                ))
+            }
+        }
+        let jnid = self.generator.jnid();
+        let recid = self.generator.recid(resource);
+        record.insert("jnid".into(), json!(jnid));
+        record.insert("recid".into(), json!(recid));
+        if resource != Resource::Activities {
+            let number = if resource == Resource::Jobs {
+                // Job numbers follow on from the generated ones (1001 + recid − 1).
+                (1000 + recid).to_string()
+            } else {
+                recid.to_string()
+            };
+            record.insert("number".into(), json!(number));
+        }
+        record.insert("type".into(), json!(resource.record_type()));
+        record.insert("customer".into(), json!(CUSTOMER_ID));
+        let (creator_id, creator_name, _) = USERS[0];
+        record.insert("created_by".into(), json!(creator_id));
+        record.insert("created_by_name".into(), json!(creator_name));
+        record.insert("date_created".into(), json!(now));
+        record.insert("date_updated".into(), json!(now));
+        record.entry("is_active").or_insert_with(|| json!(true));
+        if matches!(resource, Resource::Jobs | Resource::Contacts) {
+            record.entry("is_archived").or_insert_with(|| json!(false));
+        }
+        let stored = Record::from_map(&record);
+        if resource == Resource::Tasks {
+            self.count_task_on_jobs(&stored);
+        }
+        self.table_mut(resource).push(stored);
+        Ok(record)
+    }
+
+    /// Adds `n` generated jobs (with their files, activities and tasks) created at `now`.
+    pub(crate) fn add_generated_jobs(&mut self, n: usize, now: i64) -> Vec<String> {
+        let mut jnids = Vec::with_capacity(n);
+        for _ in 0..n {
+            let contacts = self.len(Resource::Contacts) as u64;
+            let pick = self.generator.rng().below(contacts) as usize;
+            let contact = self.table(Resource::Contacts).records.get(pick).cloned();
+            let bundle = self
+                .generator
+                .job(contact.as_ref(), now, now, &self.sizes.clone());
+            jnids.push(bundle.job.text("jnid").to_owned());
+            self.table_mut(Resource::Jobs).push(bundle.job);
+            for file in bundle.files {
+                self.table_mut(Resource::Files).push(file);
+            }
+            for activity in bundle.activities {
+                self.table_mut(Resource::Activities).push(activity);
+            }
+            for task in bundle.tasks {
+                self.table_mut(Resource::Tasks).push(task);
+            }
+        }
+        jnids
+    }
+
+    /// Adds `n` generated contacts created at `now`.
+    pub(crate) fn add_generated_contacts(&mut self, n: usize, now: i64) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let contact = self.generator.contact(now, now);
+                let jnid = contact.text("jnid").to_owned();
+                self.table_mut(Resource::Contacts).push(contact);
+                jnid
+            })
+            .collect()
+    }
+
+    /// The "someone is working in the account while you page" fault: `edits` random records
+    /// of `resource` are saved (only `date_updated` moves) and, for jobs and contacts,
+    /// `inserts` new records appear. Returns how many records changed.
+    pub(crate) fn churn(
+        &mut self,
+        resource: Resource,
+        edits: usize,
+        inserts: usize,
+        now: i64,
+    ) -> usize {
+        let len = self.len(resource) as u64;
+        let mut changed = 0;
+        if len > 0 {
+            for _ in 0..edits {
+                let index = self.generator.rng().below(len) as usize;
+                if let Some(record) = self.table_mut(resource).records.get_mut(index) {
+                    let old = record.int("date_updated").unwrap_or(0);
+                    *record = record.with("date_updated", now.max(old));
+                    changed += 1;
+                }
+            }
+        }
+        changed += match resource {
+            Resource::Jobs => self.add_generated_jobs(inserts, now).len(),
+            Resource::Contacts => self.add_generated_contacts(inserts, now).len(),
+            _ => 0,
+        };
+        changed
+    }
+
+    /// Picks a random jnid of `resource` (for the handle's convenience; deterministic).
+    pub(crate) fn random_jnid(&mut self, resource: Resource) -> Option<String> {
+        let len = self.len(resource) as u64;
+        let index = self.generator.rng().below(len) as usize;
+        self.table(resource)
+            .records
+            .get(index)
+            .map(|r| r.text("jnid").to_owned())
+    }
+
+    fn log_status_change(&mut self, record: &Record, from: &str, to: &str, now: i64) {
+        let mut primary = link_of(record);
+        if let Value::Object(p) = &mut primary {
+            p.insert("new_status".into(), json!(to));
+        }
+        let jnid = self.generator.jnid();
+        let recid = self.generator.recid(Resource::Activities);
+        let (creator_id, creator_name, _) = USERS[0];
+        let activity = json!({
+            "jnid": jnid,
+            "recid": recid,
+            "type": "activity",
+            "customer": CUSTOMER_ID,
+            "created_by": creator_id,
+            "created_by_name": creator_name,
+            "date_created": now,
+            "date_updated": now,
+            "record_type_name": STATUS_CHANGE_TYPE,
+            "note": format!("Status changed from {from} to {to}"),
+            "is_status_change": true,
+            "is_editable": false,
+            "is_active": true,
+            "primary": primary,
+            "related": [link_of(record)],
+        });
+        if let Value::Object(activity) = activity {
+            self.table_mut(Resource::Activities)
+                .push(Record::from_map(&activity));
+        }
+    }
+
+    fn count_task_on_jobs(&mut self, task: &Record) {
+        let Some(Field::List(related)) = task.get("related") else {
+            return;
+        };
+        for link in related.iter() {
+            let Field::Object(link) = link else {
+                continue;
+            };
+            if link.text("type") != "job" {
+                continue;
+            }
+            if let Some(job) = self.table_mut(Resource::Jobs).get_mut(link.text("id")) {
+                let count = job.int("task_count").unwrap_or(0);
+                *job = job.with("task_count", count + 1);
+            }
+        }
+    }
+
+    /// Resolves `{id}` to a full link to a contact.
+    fn contact_link(&self, primary: &Value) -> Result<Value, SandboxError> {
+        let id = primary
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("primary.id must be a contact jnid"))?;
+        self.get(Resource::Contacts, id)
+            .map(link_of)
+            .ok_or_else(|| invalid(format!("primary contact {id} not found")))
+    }
+
+    /// Resolves `{id}` to a full link to a job or contact (whichever holds the id).
+    fn link(&self, reference: &Value) -> Result<Value, SandboxError> {
+        let id = reference
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("a linked record needs a string id"))?;
+        [Resource::Jobs, Resource::Contacts, Resource::Tasks]
+            .iter()
+            .find_map(|r| self.get(*r, id))
+            .map(link_of)
+            .ok_or_else(|| invalid(format!("linked record {id} not found")))
+    }
+
+    fn links(&self, related: Option<&Value>) -> Result<Vec<Value>, SandboxError> {
+        match related {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items.iter().map(|item| self.link(item)).collect(),
+            Some(_) => Err(invalid("related must be an array of {id}")),
+        }
+    }
+}
+
+/// `{id, type, name, number}` pointing at `record`.
+fn link_of(record: &Record) -> Value {
+    let name = match record.text("type") {
+        "contact" => record.text("display_name"),
+        "task" => record.text("title"),
+        _ => record.text("name"),
+    };
+    json!({
+        "id": record.text("jnid"),
+        "type": record.text("type"),
+        "name": name,
+        "number": record.text("number"),
+    })
+}
+
+/// Field readers for request bodies and records being edited (plain JSON maps).
+fn int(record: &Map<String, Value>, key: &str) -> Option<i64> {
+    record.get(key).and_then(Value::as_i64)
+}
+
+fn str_field<'a>(record: &'a Map<String, Value>, key: &str) -> &'a str {
+    record.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn workflows_of(resource: Resource) -> &'static [Workflow] {
+    if resource == Resource::Jobs {
+        JOB_WORKFLOWS
+    } else {
+        CONTACT_WORKFLOWS
+    }
+}
+
+fn checked_workflow(
+    workflows: &'static [Workflow],
+    record: &Map<String, Value>,
+) -> Result<&'static Workflow, SandboxError> {
+    let name = str_field(record, "record_type_name");
+    if name.is_empty() {
+        return Err(invalid("record_type_name is required"));
+    }
+    account::workflow(workflows, name)
+        .ok_or_else(|| invalid(format!("record_type_name '{name}' is not a workflow")))
+}
+
+fn checked_status(
+    workflow: &'static Workflow,
+    record: &Map<String, Value>,
+) -> Result<&'static account::Status, SandboxError> {
+    let name = str_field(record, "status_name");
+    if name.is_empty() {
+        return Err(invalid("status_name is required"));
+    }
+    workflow.status(name).ok_or_else(|| {
+        invalid(format!(
+            "status_name '{name}' is not a status of workflow '{}'",
+            workflow.name
+        ))
+    })
+}
+
+fn check_names(resource: Resource, record: &Map<String, Value>) -> Result<(), SandboxError> {
+    let has = |k: &str| !str_field(record, k).trim().is_empty();
+    match resource {
+        Resource::Jobs if !has("name") => Err(invalid("name is required")),
+        Resource::Contacts
+            if !["first_name", "last_name", "display_name", "company"]
+                .iter()
+                .any(|k| has(k)) =>
+        {
+            Err(invalid(
+                "one of first_name, last_name, display_name or company is required",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_task(record: &Map<String, Value>) -> Result<(), SandboxError> {
+    if str_field(record, "title").trim().is_empty() {
+        return Err(invalid("title is required"));
+    }
+    if int(record, "date_start").is_none() {
+        return Err(invalid("date_start is required (unix seconds)"));
+    }
+    let type_name = str_field(record, "record_type_name");
+    if type_name.is_empty() {
+        return Err(invalid("record_type_name is required"));
+    }
+    if account::task_type(type_name).is_none() {
+        return Err(invalid(format!(
+            "record_type_name '{type_name}' is not a task type"
+        )));
+    }
+    Ok(())
+}
+
+/// Shape checks shared by creates and updates.
+fn check_types(body: &Map<String, Value>) -> Result<(), SandboxError> {
+    for field in DATE_FIELDS {
+        if let Some(value) = body.get(*field) {
+            if value.as_i64().is_none() {
+                return Err(invalid(format!(
+                    "{field} must be unix seconds (an integer)"
+                )));
+            }
+        }
+    }
+    for field in [
+        "is_active",
+        "is_archived",
+        "is_completed",
+        "is_status_change",
+    ] {
+        if let Some(value) = body.get(field) {
+            if !value.is_boolean() {
+                return Err(invalid(format!("{field} must be a boolean")));
+            }
+        }
+    }
+    for field in ["status_name", "record_type_name", "name", "title", "note"] {
+        if let Some(value) = body.get(field) {
+            if !value.is_string() {
+                return Err(invalid(format!("{field} must be a string")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn invalid(message: impl Into<String>) -> SandboxError {
+    SandboxError::Invalid(message.into())
+}
+
+fn not_found(resource: Resource, jnid: &str) -> SandboxError {
+    SandboxError::NotFound {
+        resource,
+        jnid: jnid.to_owned(),
+    }
+}
+
+/// A sort value. Arrays sort by their smallest element ascending and largest descending,
+/// as ES does by default.
+#[derive(Debug, Clone, Copy)]
+enum SortKey<'a> {
+    Number(f64),
+    Text(&'a str),
+    Flag(bool),
+    Missing,
+}
+
+impl<'a> SortKey<'a> {
+    fn of(record: &'a Record, path: &[String], descending: bool) -> Self {
+        let mut values = Vec::new();
+        values_at(record, path, &mut values);
+        let keys = values.into_iter().filter_map(|v| match v {
+            Field::Int(_) | Field::Float(_) => v.as_f64().map(SortKey::Number),
+            Field::Str(s) => Some(SortKey::Text(s)),
+            Field::Bool(b) => Some(SortKey::Flag(*b)),
+            _ => None,
+        });
+        let pick = if descending {
+            keys.max_by(|a, b| a.order(b))
+        } else {
+            keys.min_by(|a, b| a.order(b))
+        };
+        pick.unwrap_or(SortKey::Missing)
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            SortKey::Number(_) => 0,
+            SortKey::Text(_) => 1,
+            SortKey::Flag(_) => 2,
+            SortKey::Missing => 3,
+        }
+    }
+
+    fn order(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (SortKey::Number(a), SortKey::Number(b)) => a.total_cmp(b),
+            (SortKey::Text(a), SortKey::Text(b)) => a.cmp(b),
+            (SortKey::Flag(a), SortKey::Flag(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+
+    /// Missing values go last in both directions.
+    fn compare(&self, other: &Self, descending: bool) -> Ordering {
+        match (self, other) {
+            (SortKey::Missing, SortKey::Missing) => Ordering::Equal,
+            (SortKey::Missing, _) => Ordering::Greater,
+            (_, SortKey::Missing) => Ordering::Less,
+            _ if descending => other.order(self),
+            _ => self.order(other),
+        }
+    }
+}
+
+/// `fields` projection like ES `_source` filtering: dotted names keep only that part of a
+/// nested object (per element inside arrays).
+fn project(record: &Map<String, Value>, fields: &[String]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for field in fields {
+        let path: Vec<&str> = field.split('.').collect();
+        let Some((first, rest)) = path.split_first() else {
+            continue;
+        };
+        let Some(value) = record.get(*first) else {
+            continue;
+        };
+        if let Some(part) = pick(value, rest) {
+            match out.get_mut(*first) {
+                Some(existing) => merge(existing, part),
+                None => {
+                    out.insert((*first).to_owned(), part);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn pick(value: &Value, rest: &[&str]) -> Option<Value> {
+    let Some((key, rest)) = rest.split_first() else {
+        return Some(value.clone());
+    };
+    match value {
+        Value::Object(map) => {
+            let inner = pick(map.get(*key)?, rest)?;
+            let mut out = Map::new();
+            out.insert((*key).to_owned(), inner);
+            Some(Value::Object(out))
+        }
+        Value::Array(items) => Some(Value::Array(
+            items
+                .iter()
+                .map(|item| {
+                    pick(item, &[&[*key], rest].concat()).unwrap_or(Value::Object(Map::new()))
+                })
+                .collect(),
+        )),
+        _ => None,
+    }
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (slot, v) in a.iter_mut().zip(b) {
+                merge(slot, v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobnimbus::sandbox::params::{decode_query, ListParams};
+
+    const NOW: i64 = 1_767_225_600;
+
+    fn store() -> Store {
+        Store::generate(
+            3,
+            Sizes {
+                contacts: 50,
+                jobs: 100,
+                files_per_job: 2,
+                activities_per_job: 1,
+                tasks_per_job: 1,
+            },
+            NOW,
+        )
+    }
+
+    fn params(query: &str) -> ListParams {
+        ListParams::parse(&decode_query(query).unwrap()).unwrap()
+    }
+
+    fn first_job(store: &Store) -> Map<String, Value> {
+        store.all(Resource::Jobs)[0].to_map()
+    }
+
+    fn patch(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn sorting_is_stable_with_missing_values_last_both_ways() {
+        let store = store();
+        for direction in ["asc", "desc"] {
+            let page = store.list(
+                Resource::Jobs,
+                &params(&format!(
+                    "sort_field=nonexistent&sort_direction={direction}"
+                )),
+            );
+            let ids: Vec<&str> = page
+                .results
+                .iter()
+                .map(|r| r["jnid"].as_str().unwrap())
+                .collect();
+            let creation: Vec<&str> = store
+                .all(Resource::Jobs)
+                .iter()
+                .map(|r| r.text("jnid"))
+                .collect();
+            assert_eq!(ids, creation);
+        }
+    }
+
+    #[test]
+    fn projection_keeps_dotted_parts_of_objects_and_arrays() {
+        let store = store();
+        let job = first_job(&store);
+        let projected = project(
+            &job,
+            &[
+                "jnid".into(),
+                "primary.id".into(),
+                "related.type".into(),
+                "nope".into(),
+            ],
+        );
+        assert_eq!(projected.len(), 3);
+        assert_eq!(projected["primary"], json!({"id": job["primary"]["id"]}));
+        assert_eq!(projected["related"][0], json!({"type": "contact"}));
+    }
+
+    #[test]
+    fn a_status_change_bumps_dates_and_logs_an_activity() {
+        let mut store = store();
+        let job = first_job(&store);
+        let jnid = str_field(&job, "jnid").to_owned();
+        let workflow =
+            account::workflow(JOB_WORKFLOWS, str_field(&job, "record_type_name")).unwrap();
+        let target = workflow
+            .statuses
+            .iter()
+            .find(|s| s.name != str_field(&job, "status_name"))
+            .unwrap();
+        let activities = store.len(Resource::Activities);
+        let updated = store
+            .update(
+                Resource::Jobs,
+                &jnid,
+                &patch(json!({"status_name": target.name})),
+                NOW + 10,
+            )
+            .unwrap();
+        assert_eq!(updated["date_updated"], NOW + 10);
+        assert_eq!(updated["date_status_change"], NOW + 10);
+        assert_eq!(updated["status"], target.id);
+        assert_eq!(store.len(Resource::Activities), activities + 1);
+        let log = store.all(Resource::Activities).last().unwrap().to_value();
+        assert_eq!(log["is_status_change"], true);
+        assert_eq!(log["primary"]["id"], jnid.as_str());
+        assert_eq!(log["primary"]["new_status"], target.name);
+    }
+
+    #[test]
+    fn invalid_writes_are_refused_and_change_nothing() {
+        let mut store = store();
+        let job = first_job(&store);
+        let jnid = str_field(&job, "jnid").to_owned();
+        for body in [
+            json!({"status_name": "Not A Status"}),
+            json!({"record_type_name": "Nope"}),
+            json!({"date_start": "2024-01-01"}),
+            json!({"is_active": "no"}),
+            json!({"name": ""}),
+            json!({"primary": {"id": "missing"}}),
+        ] {
+            let err = store
+                .update(Resource::Jobs, &jnid, &patch(body.clone()), NOW + 5)
+                .unwrap_err();
+            assert!(matches!(err, SandboxError::Invalid(_)), "{body}");
+        }
+        assert_eq!(store.get(Resource::Jobs, &jnid).unwrap().to_map(), job);
+        assert!(matches!(
+            store.update(Resource::Files, &jnid, &Map::new(), NOW),
+            Err(SandboxError::NotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn created_tasks_link_their_job_and_count_on_it() {
+        let mut store = store();
+        let job = first_job(&store);
+        let jnid = str_field(&job, "jnid").to_owned();
+        let before = int(&job, "task_count").unwrap();
+        let task = store
+            .create(
+                Resource::Tasks,
+                &patch(json!({
+                    "title": "Measure roof",
+                    "date_start": NOW + 3600,
+                    "record_type_name": "Inspection",
+                    "related": [{"id": jnid}],
+                })),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(task["related"][0]["type"], "job");
+        assert_eq!(task["primary"]["id"], jnid.as_str());
+        assert_eq!(task["date_created"], NOW);
+        let job = store.get(Resource::Jobs, &jnid).unwrap();
+        assert_eq!(job.int("task_count").unwrap(), before + 1);
+        let missing_title = store.create(
+            Resource::Tasks,
+            &patch(json!({"date_start": NOW, "record_type_name": "Inspection"})),
+            NOW,
+        );
+        assert!(missing_title.is_err());
+    }
+
+    #[test]
+    fn churn_moves_date_updated_and_adds_jobs() {
+        let mut store = store();
+        let jobs = store.len(Resource::Jobs);
+        let changed = store.churn(Resource::Jobs, 5, 2, NOW + 100);
+        assert_eq!(changed, 7);
+        assert_eq!(store.len(Resource::Jobs), jobs + 2);
+        let bumped = store
+            .all(Resource::Jobs)
+            .iter()
+            .filter(|j| j.int("date_updated") == Some(NOW + 100))
+            .count();
+        assert!(bumped >= 3, "{bumped}");
+    }
+}

@@ -1,0 +1,5 @@
+//! A customer or lead contact mirrored from a CRM.
+
+mod snapshot;
+
+pub use snapshot::ContactSnapshot;
