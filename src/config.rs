@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use adapters::store::DatabaseTarget;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Longest a command endpoint waits for read models to show its write.
     pub read_your_writes_timeout: Duration,
+    /// Key that internal callers send as `x-internal-api-key`; `serve` refuses to start
+    /// without one.
+    pub internal_api_key: Option<SecretString>,
+    /// Where JobNimbus deep links point (`{base}/job/{jnid}`).
+    pub jobnimbus_app_base_url: String,
 }
 
 /// One variable that is missing or wrong.
@@ -79,6 +84,25 @@ impl Settings {
             }
         };
         let ryw_ms = parse_or(&get, "READ_YOUR_WRITES_TIMEOUT_MS", 5_000u64, &mut problems);
+        let internal_api_key = get("INTERNAL_API_KEY").map(SecretString::from);
+        if internal_api_key
+            .as_ref()
+            .is_some_and(|key| key.expose_secret().len() < MIN_INTERNAL_KEY_LEN)
+        {
+            problems.push(problem(
+                "INTERNAL_API_KEY",
+                format!("must be at least {MIN_INTERNAL_KEY_LEN} characters"),
+            ));
+        }
+        let jobnimbus_app_base_url = get("JOBNIMBUS_APP_BASE_URL")
+            .unwrap_or_else(|| "https://app.jobnimbus.com".to_string())
+            .trim_end_matches('/')
+            .to_string();
+        if !jobnimbus_app_base_url.starts_with("http://")
+            && !jobnimbus_app_base_url.starts_with("https://")
+        {
+            problems.push(problem("JOBNIMBUS_APP_BASE_URL", "must be an http(s) URL"));
+        }
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -89,9 +113,26 @@ impl Settings {
             port,
             log_format,
             read_your_writes_timeout: Duration::from_millis(ryw_ms),
+            internal_api_key,
+            jobnimbus_app_base_url,
         })
     }
+
+    /// What serving needs beyond the other commands: the key that protects internal
+    /// endpoints.
+    pub fn internal_key_for_serving(&self) -> Result<SecretString, ConfigError> {
+        match &self.internal_api_key {
+            Some(key) => Ok(key.clone()),
+            None => Err(ConfigError(vec![problem(
+                "INTERNAL_API_KEY",
+                "required to serve: it protects the sync and mirror endpoints",
+            )])),
+        }
+    }
 }
+
+/// Shortest accepted internal key: long enough that guessing is hopeless.
+const MIN_INTERNAL_KEY_LEN: usize = 16;
 
 fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigProblem {
     ConfigProblem {
@@ -185,8 +226,6 @@ fn percent_encode(raw: &str) -> String {
 mod tests {
     use std::collections::HashMap;
 
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -246,6 +285,25 @@ mod tests {
                 "LOG_FORMAT"
             ]
         );
+    }
+
+    #[test]
+    fn a_short_internal_key_and_a_bad_deep_link_base_are_reported() {
+        let err = settings(&[
+            ("INTERNAL_API_KEY", "short"),
+            ("JOBNIMBUS_APP_BASE_URL", "app.jobnimbus.com"),
+        ])
+        .unwrap_err();
+        let vars: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(vars, ["INTERNAL_API_KEY", "JOBNIMBUS_APP_BASE_URL"]);
+        assert!(!err.to_string().contains("short\""));
+    }
+
+    #[test]
+    fn serving_requires_an_internal_key() {
+        assert!(settings(&[]).unwrap().internal_key_for_serving().is_err());
+        let s = settings(&[("INTERNAL_API_KEY", "0123456789abcdef")]).unwrap();
+        assert!(s.internal_key_for_serving().is_ok());
     }
 
     #[test]

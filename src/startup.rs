@@ -13,6 +13,8 @@ use crate::config::Settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot open the database: {0}")]
     Database(#[from] StoreError),
     #[error("cannot listen on {address}: {source}")]
@@ -45,6 +47,7 @@ impl Application {
     /// Connects, migrates, starts projection runners and binds the listener (port 0 picks a
     /// free port, which tests use).
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        let internal_api_key = settings.internal_key_for_serving()?;
         let db = Db::connect(&settings.database, settings.db_max_connections).await?;
         db.migrate().await?;
         let signal = AppendSignal::new();
@@ -74,6 +77,8 @@ impl Application {
             progress,
             metrics: api::install_metrics_recorder(),
             read_your_writes_timeout: settings.read_your_writes_timeout,
+            internal_api_key,
+            jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
         };
         Ok(Application {
             acceptor,

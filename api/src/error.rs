@@ -78,6 +78,14 @@ impl ApiError {
         ApiError::NotFound(Json(Problem::new(StatusCode::NOT_FOUND, code, detail)))
     }
 
+    pub fn bad_request(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest(Json(Problem::new(StatusCode::BAD_REQUEST, code, detail)))
+    }
+
+    pub fn unauthorized(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::Unauthorized(Json(Problem::new(StatusCode::UNAUTHORIZED, code, detail)))
+    }
+
     pub fn unavailable(code: &str, detail: impl Into<String>) -> Self {
         ApiError::Unavailable(Json(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -108,6 +116,8 @@ pub(crate) async fn problem_from_poem_error(err: poem::Error) -> Response {
     let status = err.status();
     let code = match status {
         StatusCode::NOT_FOUND => "not_found",
+        // Raised by poem-openapi when a security scheme's header is missing.
+        StatusCode::UNAUTHORIZED => "missing_api_key",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",

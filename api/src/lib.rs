@@ -3,9 +3,11 @@
 //! Handlers reach shared state through poem's `Data<&AppState>` rather than fields of the
 //! API structs, so the spec can be generated without a database (`spec_yaml`).
 
+mod auth;
 pub mod error;
 mod health;
 mod http_metrics;
+mod jobs;
 mod state;
 
 use poem::middleware::CatchPanic;
@@ -20,11 +22,10 @@ pub use state::AppState;
 const TITLE: &str = "unified-crm";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-// Grows into a tuple of API groups as features land.
-type Apis = health::HealthApi;
+type Apis = (health::HealthApi, jobs::JobsApi);
 
 fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(health::HealthApi, TITLE, VERSION).description(
+    OpenApiService::new((health::HealthApi, jobs::JobsApi), TITLE, VERSION).description(
         "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).",
     )
 }

@@ -3,6 +3,7 @@ use std::time::Duration;
 use adapters::store::{Db, EventLog};
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::ProjectionProgress;
+use secrecy::SecretString;
 
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -13,4 +14,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Longest a command endpoint waits for read models to show its write.
     pub read_your_writes_timeout: Duration,
+    /// Expected value of `x-internal-api-key`.
+    pub internal_api_key: SecretString,
+    /// Base of JobNimbus deep links, without a trailing slash.
+    pub jobnimbus_app_base_url: String,
 }

@@ -6,6 +6,9 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::runner::{apply_batch, ProjectionLock};
 use crate::{Projection, ProjectionError};
 
+/// Re-read interval while committed events are not yet readable.
+const HELD_BACK_RECHECK: Duration = Duration::from_millis(50);
+
 /// How long a rebuild waits for a projection's lock before reporting it busy.
 const LOCK_PATIENCE: Duration = Duration::from_secs(5);
 
@@ -65,7 +68,8 @@ pub async fn rebuild(
     result
 }
 
-/// Sends successive batches of the log, from the start, until a read comes back empty.
+/// Sends successive batches of the log, from the start, until no committed event is left
+/// after the last one sent (an empty read alone may only mean the horizon is held back).
 async fn read_ahead(
     log: EventLog,
     batch_size: i64,
@@ -73,24 +77,28 @@ async fn read_ahead(
 ) {
     let mut after = LogPosition::START;
     loop {
-        let batch = log.read_after(after, batch_size).await;
-        let done = match &batch {
-            Ok(events) => match events.last() {
-                Some(last) => {
-                    after = last.position;
-                    false
-                }
-                None => true,
-            },
-            Err(_) => true,
-        };
-        if done {
-            if let Err(error) = batch {
+        let batch = match log.read_after(after, batch_size).await {
+            Ok(batch) => batch,
+            Err(error) => {
                 let _ = batches.send(Err(error)).await;
+                return;
             }
-            return;
-        }
-        if batches.send(batch).await.is_err() {
+        };
+        let Some(last) = batch.last() else {
+            match log.has_events_after(after).await {
+                Ok(true) => {
+                    tokio::time::sleep(HELD_BACK_RECHECK).await;
+                    continue;
+                }
+                Ok(false) => return,
+                Err(error) => {
+                    let _ = batches.send(Err(error)).await;
+                    return;
+                }
+            }
+        };
+        after = last.position;
+        if batches.send(Ok(batch)).await.is_err() {
             return;
         }
     }

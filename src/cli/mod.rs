@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use adapters::store::{DatabaseTarget, Db};
 use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
 use crate::startup::Application;
@@ -23,7 +24,9 @@ use crate::telemetry;
         Configuration comes from environment variables and an optional .env file:\n  \
         DATABASE_URL (postgres://… or sqlite:PATH) or DB_USER/DB_PASSWORD/DB_HOST/DB_NAME/DB_PORT;\n  \
         without either, an embedded SQLite file under DATA_DIR (default ./data).\n  \
-        HOST (default 127.0.0.1), PORT (default 8080), LOG_FORMAT (text|json), RUST_LOG."
+        HOST (default 127.0.0.1), PORT (default 8080), LOG_FORMAT (text|json), RUST_LOG.\n  \
+        INTERNAL_API_KEY (required by serve; the x-internal-api-key of internal endpoints),\n  \
+        JOBNIMBUS_APP_BASE_URL (deep links, default https://app.jobnimbus.com)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -69,6 +72,10 @@ impl Cli {
             Command::Demo => {
                 with_settings(|mut s| {
                     s.database = DatabaseTarget::Sqlite(PathBuf::from("./data/demo.db"));
+                    // The demo needs no credentials: invent the internal key and show it.
+                    s.internal_api_key.get_or_insert_with(|| {
+                        SecretString::from(format!("demo-{}", uuid::Uuid::new_v4().simple()))
+                    });
                     serve(s, "demo")
                 })
                 .await
@@ -128,6 +135,14 @@ async fn serve(settings: Settings, mode: &str) -> Result<(), Box<dyn std::error:
         println!("  OpenAPI:    {base}/openapi.json");
         println!("  Readiness:  {base}/health/ready");
         println!("  Metrics:    {base}/metrics");
+        if let Some(key) = &settings.internal_api_key {
+            // The demo's own throw-away key: the person needs it to call the API.
+            println!("  Mirrored jobs (needs the demo's internal key):");
+            println!(
+                "    curl -H 'x-internal-api-key: {}' '{base}/api/v1/jobs?limit=5'",
+                key.expose_secret()
+            );
+        }
         println!("Press Ctrl-C to stop.");
     }
     app.run_until_stopped().await?;

@@ -75,6 +75,7 @@ fn start_server(t: &TestDb) -> Child {
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("PORT", "0")
+        .env("INTERNAL_API_KEY", crate::support::INTERNAL_KEY)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

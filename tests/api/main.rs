@@ -12,5 +12,6 @@ mod cli;
 mod crash_recovery;
 mod event_store;
 mod http_basics;
+mod jobs_api;
 mod openapi;
 mod projections;

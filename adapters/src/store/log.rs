@@ -130,6 +130,30 @@ impl EventLog {
         }
     }
 
+    /// Whether committed events exist after `position`, readable or not yet. An empty
+    /// `read_after` with this true means the read horizon is held back by an open
+    /// transaction (on PostgreSQL, of any database in the cluster): wait, don't stop.
+    pub async fn has_events_after(&self, position: LogPosition) -> Result<bool, StoreError> {
+        Ok(match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "select exists (select 1 from events e
+                                    where (e.tx_id, e.global_position) > ($1::text::xid8, $2))",
+                )
+                .bind(position.tx_id.to_string())
+                .bind(position.global_position)
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar("select exists (select 1 from events where global_position > ?)")
+                    .bind(position.global_position)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
     /// The highest global position written so far (0 when empty). Includes rows of
     /// transactions still in flight, so use it for lag figures, not for reading.
     pub async fn head_position(&self) -> Result<i64, StoreError> {

@@ -9,6 +9,9 @@ use secrecy::SecretString;
 use unified_crm::config::{LogFormat, Settings};
 use unified_crm::startup::Application;
 
+/// The `x-internal-api-key` of test servers.
+pub const INTERNAL_KEY: &str = "test-internal-key-0123456789";
+
 /// Which database a test case runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -95,6 +98,8 @@ impl TestDb {
             port: 0,
             log_format: LogFormat::Text,
             read_your_writes_timeout: Duration::from_secs(10),
+            internal_api_key: Some(SecretString::from(INTERNAL_KEY)),
+            jobnimbus_app_base_url: "https://app.jobnimbus.com".to_string(),
         }
     }
 }
@@ -142,6 +147,16 @@ impl TestApp {
             client: reqwest::Client::new(),
             server,
         }
+    }
+
+    /// GET with the internal API key.
+    pub async fn get_internal(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("x-internal-api-key", INTERNAL_KEY)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

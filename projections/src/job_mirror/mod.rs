@@ -1,6 +1,8 @@
 //! The local mirror of CRM jobs: one row per `Job` aggregate, the fields as the CRM last
 //! showed them, plus whether the CRM still has the job active.
 
+pub mod query;
+
 use std::collections::HashMap;
 
 use adapters::store::{DbTx, StoredEvent};
