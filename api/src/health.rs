@@ -1,3 +1,4 @@
+use adapters::store::LogPosition;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -33,7 +34,7 @@ struct ProjectionLag {
     name: String,
     /// Global position of the last event the projection applied.
     position: i64,
-    /// Events written but not yet applied (approximate while writes are in flight).
+    /// Committed events the projection has not applied yet.
     lag: i64,
 }
 
@@ -73,22 +74,19 @@ impl HealthApi {
             .await
             .map_err(unreachable)?;
         // Every projection this instance knows, even before its runner wrote a checkpoint.
-        let projections = state
-            .progress
-            .names()
-            .into_iter()
-            .map(|name| {
-                let position = checkpoints
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map_or(0, |(_, c)| c.position.global_position);
-                ProjectionLag {
-                    lag: (head - position).max(0),
-                    position,
-                    name: name.to_string(),
-                }
-            })
-            .collect();
+        let mut projections = Vec::new();
+        for name in state.progress.names() {
+            let position = checkpoints
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(LogPosition::START, |(_, c)| c.position);
+            let lag = state.log.count_after(position).await.map_err(unreachable)?;
+            projections.push(ProjectionLag {
+                name: name.to_string(),
+                position: position.global_position,
+                lag,
+            });
+        }
         Ok(ReadyResponse::Ok(Json(Readiness {
             status: "ready".to_string(),
             database: "ok".to_string(),

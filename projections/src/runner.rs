@@ -107,9 +107,10 @@ impl ProjectionRunner {
                 .await?;
             if events.is_empty() {
                 let lag = self.record_lag(name, at).await;
-                // Rows exist past our position but are not readable yet: a transaction is
-                // still open. Its commit notifies us, unless it belongs to another database
-                // of the cluster (the horizon is cluster-wide), so look again soon.
+                // Committed events exist past our position but are not readable yet: an
+                // older transaction is still open. Its commit notifies us, unless it belongs
+                // to another database of the cluster (the horizon is cluster-wide), so look
+                // again soon.
                 let recheck = if lag > 0 {
                     HELD_BACK_RECHECK
                 } else {
@@ -130,12 +131,11 @@ impl ProjectionRunner {
         }
     }
 
-    /// Publishes and returns how many positions the projection is behind the head.
+    /// Publishes and returns how many committed events the projection has yet to apply.
     async fn record_lag(&self, name: &'static str, at: Checkpoint) -> i64 {
-        let Ok(head) = self.log.head_position().await else {
+        let Ok(lag) = self.log.count_after(at.position).await else {
             return 0;
         };
-        let lag = (head - at.position.global_position).max(0);
         metrics::gauge!("projection_lag_events", "projection" => name).set(lag as f64);
         lag
     }

@@ -154,6 +154,30 @@ impl EventLog {
         })
     }
 
+    /// How many committed events come after `position` in reading order: a projection's
+    /// exact lag. Costs an index range scan as long as the lag, so it is cheap when
+    /// projections keep up.
+    pub async fn count_after(&self, position: LogPosition) -> Result<i64, StoreError> {
+        Ok(match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "select count(*) from events e
+                     where (e.tx_id, e.global_position) > ($1::text::xid8, $2)",
+                )
+                .bind(position.tx_id.to_string())
+                .bind(position.global_position)
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar("select count(*) from events where global_position > ?")
+                    .bind(position.global_position)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
     /// The highest global position written so far (0 when empty). Includes rows of
     /// transactions still in flight, so use it for lag figures, not for reading.
     pub async fn head_position(&self) -> Result<i64, StoreError> {
