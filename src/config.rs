@@ -64,6 +64,29 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Settings for `serve`: as `from_env`, plus the internal key serving needs, with every
+    /// problem in one report.
+    pub fn from_env_for_serving() -> Result<Settings, ConfigError> {
+        Self::for_serving(Self::from_env(), |name| std::env::var(name).ok())
+    }
+
+    fn for_serving(
+        settings: Result<Settings, ConfigError>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let missing_key = get("INTERNAL_API_KEY")
+            .filter(|v| !v.trim().is_empty())
+            .is_none();
+        match settings {
+            Ok(settings) => settings.internal_key_for_serving().map(|_| settings),
+            Err(mut error) if missing_key => {
+                error.0.push(missing_internal_key());
+                Err(error)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Reads settings through `get` (the environment in production, a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
@@ -123,12 +146,16 @@ impl Settings {
     pub fn internal_key_for_serving(&self) -> Result<SecretString, ConfigError> {
         match &self.internal_api_key {
             Some(key) => Ok(key.clone()),
-            None => Err(ConfigError(vec![problem(
-                "INTERNAL_API_KEY",
-                "required to serve: it protects the sync and mirror endpoints",
-            )])),
+            None => Err(ConfigError(vec![missing_internal_key()])),
         }
     }
+}
+
+fn missing_internal_key() -> ConfigProblem {
+    problem(
+        "INTERNAL_API_KEY",
+        "required to serve: it protects the sync and mirror endpoints",
+    )
 }
 
 /// Shortest accepted internal key: long enough that guessing is hopeless.
@@ -304,6 +331,16 @@ mod tests {
         assert!(settings(&[]).unwrap().internal_key_for_serving().is_err());
         let s = settings(&[("INTERNAL_API_KEY", "0123456789abcdef")]).unwrap();
         assert!(s.internal_key_for_serving().is_ok());
+    }
+
+    #[test]
+    fn serving_reports_a_missing_key_together_with_other_problems() {
+        let vars = [("PORT", "eighty")];
+        let map: HashMap<&str, &str> = vars.into_iter().collect();
+        let get = |k: &str| map.get(k).map(|v| v.to_string());
+        let err = Settings::for_serving(Settings::from_lookup(get), get).unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["PORT", "INTERNAL_API_KEY"]);
     }
 
     #[test]

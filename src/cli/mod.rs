@@ -68,7 +68,9 @@ impl Cli {
                 print!("{}", api::spec_yaml());
                 ExitCode::SUCCESS
             }
-            Command::Serve => with_settings(|s| serve(s, "serve")).await,
+            Command::Serve => {
+                with_settings_from(Settings::from_env_for_serving(), |s| serve(s, "serve")).await
+            }
             Command::Demo => {
                 with_settings(|mut s| {
                     s.database = DatabaseTarget::Sqlite(PathBuf::from("./data/demo.db"));
@@ -106,7 +108,18 @@ where
     F: FnOnce(Settings) -> Fut,
     Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
 {
-    let settings = match Settings::from_env() {
+    with_settings_from(Settings::from_env(), action).await
+}
+
+async fn with_settings_from<F, Fut>(
+    settings: Result<Settings, crate::config::ConfigError>,
+    action: F,
+) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    let settings = match settings {
         Ok(settings) => settings,
         Err(problems) => {
             eprintln!("{problems}");

@@ -69,6 +69,21 @@ fn every_configuration_problem_is_reported_at_once_by_name() {
 }
 
 #[test]
+fn serve_names_a_missing_internal_key_with_the_other_problems() {
+    let output = unified_crm()
+        .arg("serve")
+        .env("PORT", "eighty")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("PORT") && stderr.contains("INTERNAL_API_KEY"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn log_format_json_writes_one_json_object_per_line() {
     let data_dir = tempfile::tempdir().unwrap();
     let output = unified_crm()
