@@ -1,8 +1,9 @@
-//! The outside world: the event store on SQLite or PostgreSQL, and (in later modules) the
-//! CRM clients and sandbox CRMs.
+//! The outside world: the event store on SQLite or PostgreSQL, the CRM clients and the
+//! sandbox CRMs.
 
 pub mod store;
 
-/// JobNimbus v1 ("Open API"): the sandbox server that stands in for it in tests, benchmarks
-/// and the demo.
+/// JobNimbus v1 ("Open API"): the read client (retries, pacing, paging past the 10,000-row
+/// window) with its mapping to our snapshots, and the sandbox server that stands in for the
+/// real API in tests, benchmarks and the demo.
 pub mod jobnimbus;

@@ -1,4 +1,16 @@
-//! JobNimbus v1 ("Open API", `/api1`). For now only the sandbox: an in-process HTTP server that
+//! JobNimbus v1 ("Open API", `/api1`): the client with its private wire types and the mapping
+//! to our snapshots (an anti-corruption layer), and the sandbox, an in-process HTTP server that
 //! behaves like the real API (reference/external-apis.md §1), quirks included.
 
+mod client;
+mod dto;
+mod error;
+mod mapping;
 pub mod sandbox;
+
+pub use client::{
+    ClientConfig, HealthStatus, JobNimbusClient, ListQuery, ListSort, Page, UpdatedSincePager,
+    DEFAULT_BASE_URL, MAX_PAGE_SIZE, RESULT_WINDOW,
+};
+pub use error::{ClientError, TransientFailure};
+pub use mapping::{PulledContact, PulledFile, PulledJob, RejectedRecord};

@@ -1,0 +1,461 @@
+//! JobNimbus wire records → our snapshots: the anti-corruption layer. Pure functions, no I/O.
+//!
+//! Rules, applied the same way everywhere:
+//! - unix seconds become UTC instants; `0`, negative, out-of-range or missing become `None`;
+//! - text is kept as sent except that blank (empty or whitespace-only) becomes `None`;
+//! - a record we cannot identify or name is rejected with a reason, never half-mapped.
+
+use chrono::{DateTime, Utc};
+use domain::{Address, ContactSnapshot, JobId, JobSnapshot};
+use serde_json::Value;
+
+use super::dto::{self, AddressDto, ContactDto, FileDto, JobDto};
+
+/// A job as listed by JobNimbus, mapped to our snapshot.
+///
+/// Invariant: `jnid` is a valid JobNimbus id (so `id` could be built from it) and
+/// `snapshot.remote_updated_at == Some(date_updated)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledJob {
+    pub jnid: String,
+    /// Our aggregate id for this job (`jobnimbus:<jnid>`).
+    pub id: JobId,
+    /// False for soft-deleted jobs (`is_active: false`); records without the flag are active.
+    pub is_active: bool,
+    pub date_updated: DateTime<Utc>,
+    pub snapshot: JobSnapshot,
+}
+
+/// A contact as listed by JobNimbus, mapped to our snapshot.
+///
+/// Invariant: `jnid` is non-blank, `snapshot.display_name` is non-blank, and
+/// `snapshot.remote_updated_at == Some(date_updated)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledContact {
+    pub jnid: String,
+    pub is_active: bool,
+    pub date_updated: DateTime<Utc>,
+    pub snapshot: ContactSnapshot,
+}
+
+/// A file attached to records (photos, documents…); metadata only, never the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulledFile {
+    pub jnid: String,
+    pub filename: String,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub description: Option<String>,
+    /// File type id (1 Document, 2 Photo, … or a custom type), when sent.
+    pub record_type: Option<i64>,
+    /// File type name ("Photo", "Document", …).
+    pub record_type_name: Option<String>,
+    pub is_private: bool,
+    /// Upload time (`date_created`, else `date_file_created`).
+    pub created_at: Option<DateTime<Utc>>,
+    /// jnids of the jobs this file is linked to (`primary` and `related` of type `job`).
+    pub related_job_ids: Vec<String>,
+}
+
+impl PulledFile {
+    /// A photo: file type 2 / "Photo", or an image content type whatever its file type.
+    pub fn is_photo(&self) -> bool {
+        self.record_type == Some(2)
+            || self
+                .record_type_name
+                .as_deref()
+                .is_some_and(|name| name.eq_ignore_ascii_case("photo"))
+            || self
+                .content_type
+                .as_deref()
+                .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("image/"))
+    }
+}
+
+/// A record of a page that could not be mapped, and why. The rest of the page is unaffected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    /// The record's `jnid`, when it has one.
+    pub jnid: Option<String>,
+    pub reason: String,
+}
+
+impl TryFrom<JobDto> for PulledJob {
+    type Error = String;
+
+    fn try_from(dto: JobDto) -> Result<Self, Self::Error> {
+        let jnid = present(dto.jnid).ok_or("missing jnid")?;
+        let id = JobId::jobnimbus(&jnid).map_err(|e| format!("unusable jnid: {e}"))?;
+        let date_updated = instant(dto.date_updated).ok_or("missing or zero date_updated")?;
+        let number = present(dto.number);
+        // JobNimbus requires a name on create, but imports and API writes leave it blank at
+        // times; the display number is what its own UI shows then.
+        let name = present(dto.name)
+            .or_else(|| number.clone())
+            .ok_or("job has neither a name nor a number")?;
+        let (customer_name, contact_external_id) = match dto.primary {
+            Some(link) => (present(link.name), present(link.id)),
+            None => (None, None),
+        };
+        let snapshot = JobSnapshot {
+            number,
+            name,
+            description: present(dto.description),
+            status: present(dto.status_name),
+            workflow: present(dto.record_type_name),
+            customer_name,
+            contact_external_id,
+            address: address(dto.address),
+            sales_rep_name: present(dto.sales_rep_name),
+            remote_created_at: instant(dto.date_created),
+            remote_updated_at: Some(date_updated),
+            status_changed_at: instant(dto.date_status_change),
+        };
+        Ok(PulledJob {
+            jnid,
+            id,
+            is_active: dto.is_active.unwrap_or(true),
+            date_updated,
+            snapshot,
+        })
+    }
+}
+
+impl TryFrom<ContactDto> for PulledContact {
+    type Error = String;
+
+    fn try_from(dto: ContactDto) -> Result<Self, Self::Error> {
+        let jnid = present(dto.jnid).ok_or("missing jnid")?;
+        let date_updated = instant(dto.date_updated).ok_or("missing or zero date_updated")?;
+        let first_name = present(dto.first_name);
+        let last_name = present(dto.last_name);
+        let company = present(dto.company);
+        // JobNimbus fills display_name itself, but only when the UI creates the contact.
+        let full_name = match (&first_name, &last_name) {
+            (Some(first), Some(last)) => Some(format!("{first} {last}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        };
+        let display_name = present(dto.display_name)
+            .or(full_name)
+            .or_else(|| company.clone())
+            .ok_or("contact has no display name, first or last name, or company")?;
+        let snapshot = ContactSnapshot {
+            number: present(dto.number),
+            first_name,
+            last_name,
+            display_name,
+            company,
+            email: present(dto.email),
+            home_phone: present(dto.home_phone),
+            mobile_phone: present(dto.mobile_phone),
+            work_phone: present(dto.work_phone),
+            address: address(dto.address),
+            status: present(dto.status_name),
+            workflow: present(dto.record_type_name),
+            source_name: present(dto.source_name),
+            sales_rep_name: present(dto.sales_rep_name),
+            remote_created_at: instant(dto.date_created),
+            remote_updated_at: Some(date_updated),
+        };
+        Ok(PulledContact {
+            jnid,
+            is_active: dto.is_active.unwrap_or(true),
+            date_updated,
+            snapshot,
+        })
+    }
+}
+
+impl TryFrom<FileDto> for PulledFile {
+    type Error = String;
+
+    fn try_from(dto: FileDto) -> Result<Self, Self::Error> {
+        let jnid = present(dto.jnid).ok_or("missing jnid")?;
+        let filename = present(dto.filename).ok_or("missing filename")?;
+        let mut related_job_ids: Vec<String> = Vec::new();
+        for link in dto.primary.into_iter().chain(dto.related) {
+            let is_job = link
+                .kind
+                .as_deref()
+                .is_some_and(|kind| kind.eq_ignore_ascii_case("job"));
+            if let (true, Some(id)) = (is_job, present(link.id)) {
+                if !related_job_ids.contains(&id) {
+                    related_job_ids.push(id);
+                }
+            }
+        }
+        Ok(PulledFile {
+            jnid,
+            filename,
+            content_type: present(dto.content_type),
+            size_bytes: dto.size,
+            description: present(dto.description),
+            record_type: dto.record_type,
+            record_type_name: present(dto.record_type_name),
+            is_private: dto.is_private.unwrap_or(false),
+            created_at: instant(dto.date_created).or_else(|| instant(dto.date_file_created)),
+            related_job_ids,
+        })
+    }
+}
+
+/// Maps one raw list record; a record that does not deserialise or map becomes a
+/// [`RejectedRecord`] naming its jnid when it has one.
+pub(crate) fn map_record<D, T>(raw: Value) -> Result<T, RejectedRecord>
+where
+    D: serde::de::DeserializeOwned,
+    T: TryFrom<D, Error = String>,
+{
+    let jnid = dto::raw_jnid(&raw);
+    let reject = |reason: String| RejectedRecord {
+        jnid: jnid.clone(),
+        reason,
+    };
+    let dto: D =
+        serde_json::from_value(raw).map_err(|e| reject(format!("malformed record: {e}")))?;
+    T::try_from(dto).map_err(reject)
+}
+
+pub(crate) fn job_from_value(raw: Value) -> Result<PulledJob, RejectedRecord> {
+    map_record::<JobDto, PulledJob>(raw)
+}
+
+pub(crate) fn contact_from_value(raw: Value) -> Result<PulledContact, RejectedRecord> {
+    map_record::<ContactDto, PulledContact>(raw)
+}
+
+pub(crate) fn file_from_value(raw: Value) -> Result<PulledFile, RejectedRecord> {
+    map_record::<FileDto, PulledFile>(raw)
+}
+
+/// Blank text is "not set" in JobNimbus (it sends `""` for cleared fields).
+fn present(text: Option<String>) -> Option<String> {
+    text.filter(|s| !s.trim().is_empty())
+}
+
+/// Unix seconds → UTC; JobNimbus writes `0` for "never", which is not 1970.
+fn instant(seconds: Option<i64>) -> Option<DateTime<Utc>> {
+    seconds
+        .filter(|s| *s > 0)
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+fn address(dto: AddressDto) -> Address {
+    Address {
+        line1: present(dto.address_line1),
+        line2: present(dto.address_line2),
+        city: present(dto.city),
+        state: present(dto.state_text),
+        zip: present(dto.zip),
+        country: present(dto.country_name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn at(seconds: i64) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(seconds, 0)
+    }
+
+    #[test]
+    fn a_complete_job_maps_every_mirrored_field() {
+        let job = job_from_value(fixture(include_str!("fixtures/job_complete.json"))).unwrap();
+
+        assert_eq!(job.jnid, "jsy16hg9ztze7cxx");
+        assert_eq!(job.id.as_str(), "jobnimbus:jsy16hg9ztze7cxx");
+        assert!(job.is_active);
+        assert_eq!(Some(job.date_updated), at(1_760_003_600));
+        assert_eq!(
+            job.snapshot,
+            JobSnapshot {
+                number: Some("1042".into()),
+                name: "Hernandez Roof Replacement".into(),
+                description: Some("Full tear-off, 32 squares, architectural shingles".into()),
+                status: Some("Contract Signed".into()),
+                workflow: Some("Residential".into()),
+                customer_name: Some("Maria Hernandez".into()),
+                contact_external_id: Some("3pg".into()),
+                address: Address {
+                    line1: Some("4417 Juniper Ridge Rd".into()),
+                    line2: Some("Unit 12".into()),
+                    city: Some("Denver".into()),
+                    state: Some("CO".into()),
+                    zip: Some("80219".into()),
+                    country: Some("United States".into()),
+                },
+                sales_rep_name: Some("Dana Whitfield".into()),
+                remote_created_at: at(1_758_000_000),
+                remote_updated_at: at(1_760_003_600),
+                status_changed_at: at(1_759_900_000),
+            }
+        );
+    }
+
+    #[test]
+    fn an_odd_job_falls_back_to_its_number_and_treats_zeros_nulls_and_blanks_as_unset() {
+        let job = job_from_value(fixture(include_str!("fixtures/job_odd.json"))).unwrap();
+
+        assert!(
+            !job.is_active,
+            "soft-deleted jobs are still mapped, as inactive"
+        );
+        assert_eq!(job.snapshot.name, "1007", "blank name falls back to number");
+        assert_eq!(job.snapshot.number.as_deref(), Some("1007"));
+        assert_eq!(job.snapshot.description, None);
+        assert_eq!(job.snapshot.status, None);
+        assert_eq!(job.snapshot.workflow.as_deref(), Some("Insurance"));
+        assert_eq!(job.snapshot.customer_name, None, "no primary contact");
+        assert_eq!(job.snapshot.contact_external_id, None);
+        assert_eq!(job.snapshot.address, Address::default());
+        assert_eq!(job.snapshot.sales_rep_name, None);
+        assert_eq!(job.snapshot.remote_created_at, None, "0 is never, not 1970");
+        assert_eq!(job.snapshot.status_changed_at, None, "null timestamp");
+        assert_eq!(job.snapshot.remote_updated_at, at(1_760_100_000));
+    }
+
+    #[test]
+    fn a_numeric_number_and_a_float_timestamp_are_read_leniently() {
+        let job = job_from_value(serde_json::json!({
+            "jnid": "k1", "number": 1001, "name": "", "date_updated": 1_760_000_000.7,
+            "is_active": 1, "primary": ""
+        }))
+        .unwrap();
+        assert_eq!(job.snapshot.name, "1001");
+        assert_eq!(Some(job.date_updated), at(1_760_000_000));
+        assert!(job.is_active);
+        assert_eq!(job.snapshot.contact_external_id, None);
+    }
+
+    #[test]
+    fn jobs_that_cannot_be_identified_named_or_dated_are_rejected_with_a_reason() {
+        let cases: Vec<Value> =
+            serde_json::from_str(include_str!("fixtures/jobs_unmappable.json")).unwrap();
+        let reasons: Vec<RejectedRecord> = cases
+            .into_iter()
+            .map(|raw| job_from_value(raw).unwrap_err())
+            .collect();
+
+        let expected = [
+            (Some("nameless1"), "neither a name nor a number"),
+            (None, "missing jnid"),
+            (Some("undated1"), "date_updated"),
+            (Some("zero1"), "date_updated"),
+            (Some("bad/jnid"), "unusable jnid"),
+            (None, "malformed record"),
+        ];
+        assert_eq!(reasons.len(), expected.len());
+        for (rejected, (jnid, reason)) in reasons.iter().zip(expected) {
+            assert_eq!(rejected.jnid.as_deref(), jnid, "{rejected:?}");
+            assert!(rejected.reason.contains(reason), "{rejected:?}");
+        }
+    }
+
+    #[test]
+    fn a_complete_contact_maps_every_mirrored_field() {
+        let contact =
+            contact_from_value(fixture(include_str!("fixtures/contact_complete.json"))).unwrap();
+
+        assert_eq!(contact.jnid, "3pg");
+        assert!(contact.is_active);
+        assert_eq!(
+            contact.snapshot,
+            ContactSnapshot {
+                number: Some("2215".into()),
+                first_name: Some("Maria".into()),
+                last_name: Some("Hernandez".into()),
+                display_name: "Maria Hernandez".into(),
+                company: None,
+                email: Some("maria.hernandez@example.com".into()),
+                home_phone: None,
+                mobile_phone: Some("(303) 555-0147".into()),
+                work_phone: Some("303.555.0199 x12".into()),
+                address: Address {
+                    line1: Some("4417 Juniper Ridge Rd".into()),
+                    line2: None,
+                    city: Some("Denver".into()),
+                    state: Some("CO".into()),
+                    zip: Some("80219".into()),
+                    country: Some("United States".into()),
+                },
+                status: Some("Active".into()),
+                workflow: Some("Customer".into()),
+                source_name: Some("Door Knocking".into()),
+                sales_rep_name: Some("Dana Whitfield".into()),
+                remote_created_at: at(1_757_000_000),
+                remote_updated_at: at(1_759_000_000),
+            }
+        );
+    }
+
+    #[test]
+    fn contact_display_names_fall_back_to_first_and_last_then_company() {
+        let cases: Vec<Value> =
+            serde_json::from_str(include_str!("fixtures/contacts_fallbacks.json")).unwrap();
+        let mapped: Vec<Result<PulledContact, RejectedRecord>> =
+            cases.into_iter().map(contact_from_value).collect();
+
+        let names: Vec<Option<&str>> = mapped
+            .iter()
+            .map(|r| r.as_ref().ok().map(|c| c.snapshot.display_name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                Some("Jamal Ortiz"),
+                Some("Okafor"),
+                Some("Summit Property Management"),
+                None
+            ]
+        );
+        let first = mapped[0].as_ref().unwrap();
+        assert!(!first.is_active);
+        assert_eq!(
+            first.snapshot.mobile_phone.as_deref(),
+            Some("720-555-0110"),
+            "a phone sent as a list of {{value, type}} reads as its first value"
+        );
+        assert_eq!(first.snapshot.home_phone, None, "null phone");
+        let rejected = mapped[3].as_ref().unwrap_err();
+        assert_eq!(rejected.jnid.as_deref(), Some("anon1"));
+        assert!(rejected.reason.contains("no display name"), "{rejected:?}");
+    }
+
+    #[test]
+    fn files_map_their_job_links_and_photos_are_recognised_by_type_or_content_type() {
+        let raw: Vec<Value> = serde_json::from_str(include_str!("fixtures/files.json")).unwrap();
+        let files: Vec<PulledFile> = raw
+            .into_iter()
+            .map(|f| file_from_value(f).unwrap())
+            .collect();
+
+        let photo = &files[0];
+        assert_eq!(photo.filename, "IMG_0412.jpg");
+        assert_eq!(photo.size_bytes, Some(2_483_112));
+        assert_eq!(photo.record_type_name.as_deref(), Some("Photo"));
+        assert_eq!(photo.created_at, at(1_759_950_000));
+        assert_eq!(photo.related_job_ids, vec!["jsy16hg9ztze7cxx".to_owned()]);
+        assert!(photo.is_photo());
+
+        let document = &files[1];
+        assert!(!document.is_photo());
+        assert!(document.is_private);
+        assert_eq!(document.description, None);
+        assert_eq!(document.created_at, at(1_759_960_000), "date_file_created");
+        assert_eq!(
+            document.related_job_ids,
+            vec!["jsy16hg9ztze7cxx".to_owned(), "k2".to_owned()],
+            "contacts are not jobs; a job linked twice is listed once"
+        );
+
+        let untyped_image = &files[2];
+        assert_eq!(untyped_image.record_type_name, None);
+        assert!(untyped_image.is_photo(), "image/* counts as a photo");
+    }
+}
