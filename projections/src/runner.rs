@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::store::{AppendSignal, Db, EventLog, StoredEvent};
+use adapters::store::{AppendSignal, Db, DbTx, EventLog, StoredEvent};
 use sqlx::{Connection, PgConnection};
 use tokio::task::JoinHandle;
 
@@ -157,6 +157,14 @@ pub(crate) async fn apply_batch(
     };
     let count = events.len() as i64;
     let mut tx = db.begin().await?;
+    if let DbTx::Postgres(tx) = &mut tx {
+        // A read-model batch can always be derived again from the events, so its commit
+        // need not wait for the WAL flush. Atomicity is unaffected: after a crash the rows
+        // and the checkpoint are lost or kept together, and the batch is simply re-applied.
+        sqlx::query("set local synchronous_commit = off")
+            .execute(&mut **tx)
+            .await?;
+    }
     projection.apply(&mut tx, events).await?;
     if !checkpoint::advance(&mut tx, projection.name(), from, last.position, count).await? {
         return Ok(None); // dropping the transaction rolls the rows back
