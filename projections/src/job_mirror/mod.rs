@@ -43,6 +43,17 @@ impl Projection for JobMirror {
     }
 }
 
+/// The insert half of the mirror's upsert, shared by both backends; `is_active` comes last
+/// because new rows always start active.
+macro_rules! insert_into_mirror {
+    () => {
+        "insert into job_mirror (job_id, source, external_id, number, name, description,
+             status, workflow, customer_name, contact_external_id, address_line1, address_line2,
+             city, state, zip, country, sales_rep_name, remote_created_at, remote_updated_at,
+             status_changed_at, first_seen_at, last_seen_at, version, last_position, is_active)"
+    };
+}
+
 /// The update half of the mirror's upsert, shared by both backends: every mirrored field
 /// takes the new value, `first_seen_at` and `is_active` keep theirs, and the version guard
 /// makes a replayed batch a no-op.
@@ -199,12 +210,8 @@ mod postgres {
         // the flag writes that follow set the batch's final flag. The version guard makes a
         // replayed batch a no-op.
         sqlx::query(concat!(
-            "insert into job_mirror (job_id, source, external_id, number, name, description,
-                 status, workflow, customer_name, contact_external_id, address_line1,
-                 address_line2, city, state, zip, country, sales_rep_name, remote_created_at,
-                 remote_updated_at, status_changed_at, first_seen_at, last_seen_at, version,
-                 last_position, is_active)
-             select t.*, true from unnest($1::text[], $2::text[], $3::text[], $4::text[],
+            insert_into_mirror!(),
+            " select t.*, true from unnest($1::text[], $2::text[], $3::text[], $4::text[],
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                  $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
                  $17::text[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[],
@@ -282,12 +289,8 @@ mod sqlite {
         for r in rows {
             let s = &r.snapshot;
             sqlx::query(concat!(
-                "insert into job_mirror (job_id, source, external_id, number, name, description,
-                     status, workflow, customer_name, contact_external_id, address_line1,
-                     address_line2, city, state, zip, country, sales_rep_name, remote_created_at,
-                     remote_updated_at, status_changed_at, first_seen_at, last_seen_at, version,
-                     last_position, is_active)
-                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                insert_into_mirror!(),
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                  ",
                 upsert_on_conflict!()
             ))
