@@ -13,8 +13,15 @@ use crate::support::{Backend, TestApp, TestDb};
 on_both_backends!(
     a_written_job_is_in_the_mirror_once_the_wait_returns,
     rebuilt_rows_equal_live_rows_and_every_event_is_applied_once,
-    only_one_instance_runs_each_projection,
 );
+
+/// PostgreSQL only: SQLite is one process's file, so there are no other instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_only_one_instance_runs_each_projection() {
+    if crate::support::postgres_available() {
+        only_one_instance_runs_each_projection(Backend::Postgres).await
+    }
+}
 
 async fn a_written_job_is_in_the_mirror_once_the_wait_returns(backend: Backend) {
     let t = TestDb::new(backend).await;
@@ -102,9 +109,6 @@ async fn rebuilt_rows_equal_live_rows_and_every_event_is_applied_once(backend: B
 }
 
 async fn only_one_instance_runs_each_projection(backend: Backend) {
-    if backend != Backend::Postgres {
-        return; // SQLite is one process's file: there are no other instances.
-    }
     let t = TestDb::new(backend).await;
     let first = TestApp::spawn(&t).await;
     let second = TestApp::spawn(&t).await;

@@ -53,13 +53,6 @@ pub struct PreparedPage<A: Aggregate> {
     new_events: Vec<NewEvent>,
 }
 
-impl<A: Aggregate> PreparedPage<A> {
-    /// Events the page will append.
-    pub fn event_count(&self) -> usize {
-        self.new_events.len()
-    }
-}
-
 /// Attempts per command on the one-by-one path before the conflict is reported.
 const ONE_BY_ONE_ATTEMPTS: usize = 5;
 
