@@ -7,3 +7,7 @@ pub mod store;
 /// window) with its mapping to our snapshots, and the sandbox server that stands in for the
 /// real API in tests, benchmarks and the demo.
 pub mod jobnimbus;
+
+/// Sync from JobNimbus into the event store: one run as a single step, recorded as a
+/// `SyncRun`, resuming from a `SyncCursor`.
+pub mod sync;

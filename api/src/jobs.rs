@@ -5,10 +5,10 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
-use projections::job_mirror::query::{self, After, JobQuery, JobRow, JobSort, SortKey};
+use projections::job_mirror::query::{self, After, JobQuery, JobRow, JobSort};
 
 use crate::auth::InternalApiKey;
-use crate::{ApiError, AppState};
+use crate::{cursor, ApiError, AppState};
 
 #[derive(Tags)]
 enum JobTags {
@@ -236,68 +236,19 @@ fn to_dto(row: JobRow, jobnimbus_base: &str) -> MirroredJob {
     }
 }
 
-/// Cursors are opaque to clients: hex of `sort|key|job_id`, where the key is RFC 3339 for
-/// time sorts. The sort is inside, so a cursor cannot be replayed under another order.
 fn encode_cursor(after: &After, sort: JobSort) -> String {
-    let key = match &after.key {
-        SortKey::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        SortKey::Text(t) => t.clone(),
-    };
-    let plain = format!("{}\u{1f}{key}\u{1f}{}", sort_tag(sort), after.job_id);
-    plain.bytes().map(|b| format!("{b:02x}")).collect()
+    cursor::encode(&after.key, &after.job_id, sort)
 }
 
 fn decode_cursor(cursor: &str, sort: JobSort) -> Result<After, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_cursor",
-            "cursor is not a nextCursor of this list and sort",
-        )
-    };
-    if cursor.len() % 2 != 0 || cursor.len() > 2048 {
-        return Err(invalid());
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| invalid())?;
-    let plain = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let mut parts = plain.split('\u{1f}');
-    let (Some(tag), Some(key), Some(job_id), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(invalid());
-    };
-    if tag != sort_tag(sort) {
-        return Err(invalid());
-    }
-    let key = match sort {
-        JobSort::UpdatedDesc | JobSort::UpdatedAsc => SortKey::Time(
-            DateTime::parse_from_rfc3339(key)
-                .map_err(|_| invalid())?
-                .with_timezone(&Utc),
-        ),
-        JobSort::NameAsc | JobSort::NameDesc => SortKey::Text(key.to_string()),
-    };
-    Ok(After {
-        key,
-        job_id: job_id.to_string(),
-    })
-}
-
-fn sort_tag(sort: JobSort) -> &'static str {
-    match sort {
-        JobSort::UpdatedDesc => "-updatedAt",
-        JobSort::UpdatedAsc => "updatedAt",
-        JobSort::NameAsc => "name",
-        JobSort::NameDesc => "-name",
-    }
+    let (key, job_id) = cursor::decode(cursor, sort)?;
+    Ok(After { key, job_id })
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use projections::SortKey;
 
     use super::*;
 

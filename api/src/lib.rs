@@ -4,11 +4,14 @@
 //! API structs, so the spec can be generated without a database (`spec_yaml`).
 
 mod auth;
+mod contacts;
+mod cursor;
 pub mod error;
 mod health;
 mod http_metrics;
 mod jobs;
 mod state;
+mod sync;
 
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
@@ -22,12 +25,25 @@ pub use state::AppState;
 const TITLE: &str = "unified-crm";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-type Apis = (health::HealthApi, jobs::JobsApi);
+type Apis = (
+    health::HealthApi,
+    jobs::JobsApi,
+    contacts::ContactsApi,
+    sync::SyncApi,
+);
 
 fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new((health::HealthApi, jobs::JobsApi), TITLE, VERSION).description(
-        "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).",
+    OpenApiService::new(
+        (
+            health::HealthApi,
+            jobs::JobsApi,
+            contacts::ContactsApi,
+            sync::SyncApi,
+        ),
+        TITLE,
+        VERSION,
     )
+    .description("Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).")
 }
 
 /// The OpenAPI document, as committed in `openapi.yaml`.

@@ -32,44 +32,119 @@ pub enum ParseIdError {
     BadSegment(String),
 }
 
-/// Id of a `Job` aggregate: `jobnimbus:<jnid>` or `jobber:<account>:<id>`.
-///
-/// Invariant: every segment is 1–64 characters of `[A-Za-z0-9_-]`, so ids are safe in
-/// URLs, log lines and SQL text without escaping.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct JobId(String);
+/// Declares the id newtype of an aggregate that mirrors one CRM record. Every such id has
+/// the same shape and rules, so jobs and contacts cannot drift apart; they stay distinct
+/// types so a contact id is never passed where a job id is meant.
+macro_rules! crm_record_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl JobId {
-    /// The id of the job whose JobNimbus `jnid` is given.
-    pub fn jobnimbus(jnid: &str) -> Result<Self, ParseIdError> {
-        check_segment(jnid)?;
-        Ok(Self(format!("jobnimbus:{jnid}")))
-    }
+        impl $name {
+            /// The id of the record whose JobNimbus `jnid` is given.
+            pub fn jobnimbus(jnid: &str) -> Result<Self, ParseIdError> {
+                jobnimbus_id(jnid).map(Self)
+            }
 
-    /// The id of a Jobber job within one Jobber account.
-    pub fn jobber(account: &str, id: &str) -> Result<Self, ParseIdError> {
-        check_segment(account)?;
-        check_segment(id)?;
-        Ok(Self(format!("jobber:{account}:{id}")))
-    }
+            /// The id of a Jobber record within one Jobber account.
+            pub fn jobber(account: &str, id: &str) -> Result<Self, ParseIdError> {
+                jobber_id(account, id).map(Self)
+            }
 
-    pub fn source(&self) -> CrmSource {
-        if self.0.starts_with("jobber:") {
-            CrmSource::Jobber
-        } else {
-            CrmSource::JobNimbus
+            pub fn source(&self) -> CrmSource {
+                source_of(&self.0)
+            }
+
+            /// The record's id inside its CRM (the jnid, or the Jobber id without the
+            /// account).
+            pub fn external_id(&self) -> &str {
+                external_id_of(&self.0)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
 
-    /// The record's id inside its CRM (the jnid, or the Jobber id without the account).
-    pub fn external_id(&self) -> &str {
-        self.0.rsplit(':').next().unwrap_or_default()
-    }
+        impl FromStr for $name {
+            type Err = ParseIdError;
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_record_id(s).map(Self)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ParseIdError;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                value.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+crm_record_id!(
+    /// Id of a `Job` aggregate: `jobnimbus:<jnid>` or `jobber:<account>:<id>`.
+    ///
+    /// Invariant: every segment is 1–64 characters of `[A-Za-z0-9_-]`, so ids are safe in
+    /// URLs, log lines and SQL text without escaping.
+    JobId
+);
+
+crm_record_id!(
+    /// Id of a `Contact` aggregate: `jobnimbus:<jnid>` or `jobber:<account>:<id>`.
+    ///
+    /// Invariant: every segment is 1–64 characters of `[A-Za-z0-9_-]`, so ids are safe in
+    /// URLs, log lines and SQL text without escaping.
+    ContactId
+);
+
+fn jobnimbus_id(jnid: &str) -> Result<String, ParseIdError> {
+    check_segment(jnid)?;
+    Ok(format!("jobnimbus:{jnid}"))
+}
+
+fn jobber_id(account: &str, id: &str) -> Result<String, ParseIdError> {
+    check_segment(account)?;
+    check_segment(id)?;
+    Ok(format!("jobber:{account}:{id}"))
+}
+
+fn parse_record_id(s: &str) -> Result<String, ParseIdError> {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        ["jobnimbus", jnid] => jobnimbus_id(jnid),
+        ["jobber", account, id] => jobber_id(account, id),
+        _ => Err(ParseIdError::UnknownShape),
     }
+}
+
+/// Only meaningful on a validated id, whose prefix is one of the two known ones.
+fn source_of(id: &str) -> CrmSource {
+    if id.starts_with("jobber:") {
+        CrmSource::Jobber
+    } else {
+        CrmSource::JobNimbus
+    }
+}
+
+fn external_id_of(id: &str) -> &str {
+    id.rsplit(':').next().unwrap_or_default()
 }
 
 fn check_segment(segment: &str) -> Result<(), ParseIdError> {
@@ -84,42 +159,19 @@ fn check_segment(segment: &str) -> Result<(), ParseIdError> {
     }
 }
 
-impl FromStr for JobId {
-    type Err = ParseIdError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split(':').collect();
-        match parts.as_slice() {
-            ["jobnimbus", jnid] => Self::jobnimbus(jnid),
-            ["jobber", account, id] => Self::jobber(account, id),
-            _ => Err(ParseIdError::UnknownShape),
-        }
-    }
-}
-
-impl TryFrom<String> for JobId {
-    type Error = ParseIdError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-impl From<JobId> for String {
-    fn from(id: JobId) -> Self {
-        id.0
-    }
-}
-
-impl fmt::Display for JobId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BAD_IDS: [&str; 7] = [
+        "",
+        "3pg",
+        "salesforce:1",
+        "jobnimbus:",
+        "jobnimbus:a/b",
+        "jobnimbus:a b",
+        "jobber:only",
+    ];
 
     #[test]
     fn parses_both_crm_shapes_and_keeps_the_external_id() {
@@ -133,16 +185,42 @@ mod tests {
 
     #[test]
     fn rejects_unknown_prefixes_empty_segments_and_unsafe_characters() {
-        for bad in [
-            "",
-            "3pg",
-            "salesforce:1",
-            "jobnimbus:",
-            "jobnimbus:a/b",
-            "jobnimbus:a b",
-            "jobber:only",
-        ] {
+        for bad in BAD_IDS {
             assert!(bad.parse::<JobId>().is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn contact_ids_follow_the_same_shapes_and_rules_as_job_ids() {
+        let jn: ContactId = "jobnimbus:3pg".parse().unwrap();
+        assert_eq!(jn, ContactId::jobnimbus("3pg").unwrap());
+        assert_eq!(
+            (jn.source(), jn.external_id()),
+            (CrmSource::JobNimbus, "3pg")
+        );
+        let jb = ContactId::jobber("acct_1", "Z2lkOi8v").unwrap();
+        assert_eq!(jb.as_str(), "jobber:acct_1:Z2lkOi8v");
+        assert_eq!(
+            (jb.source(), jb.external_id()),
+            (CrmSource::Jobber, "Z2lkOi8v")
+        );
+        for bad in BAD_IDS {
+            assert!(
+                bad.parse::<ContactId>().is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+        assert!(ContactId::jobnimbus("a/b").is_err());
+    }
+
+    #[test]
+    fn ids_serialise_as_their_text_and_refuse_invalid_text_when_read() {
+        let id = ContactId::jobnimbus("3pg").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"jobnimbus:3pg\"");
+        assert_eq!(
+            serde_json::from_str::<ContactId>("\"jobnimbus:3pg\"").unwrap(),
+            id
+        );
+        assert!(serde_json::from_str::<ContactId>("\"jobnimbus:a/b\"").is_err());
     }
 }

@@ -6,7 +6,16 @@
 pub mod contact;
 pub mod ids;
 pub mod job;
+pub mod sync_cursor;
+pub mod sync_run;
 
-pub use contact::ContactSnapshot;
-pub use ids::{CrmSource, JobId, ParseIdError};
+pub use contact::{
+    Contact, ContactCommand, ContactError, ContactEvent, ContactField, ContactSnapshot,
+};
+pub use ids::{ContactId, CrmSource, JobId, ParseIdError};
 pub use job::{Address, Job, JobCommand, JobError, JobEvent, JobField, JobSnapshot};
+pub use sync_cursor::{SyncCursor, SyncCursorCommand, SyncCursorEvent};
+pub use sync_run::{
+    RecordFailure, SyncMode, SyncOutcome, SyncResource, SyncRun, SyncRunCommand, SyncRunError,
+    SyncRunEvent, SyncStatus, SyncTrigger,
+};

@@ -5,15 +5,19 @@
 //! loses an event nor applies one twice; read models can be dropped and rebuilt at will.
 
 mod checkpoint;
+pub mod contact_mirror;
 mod error;
 pub mod job_mirror;
+mod mirror_query;
 mod progress;
 mod projection;
 mod replay;
 mod runner;
+pub mod sync_log;
 
 pub use checkpoint::{all as checkpoints, Checkpoint};
 pub use error::ProjectionError;
+pub use mirror_query::{MirrorSort, SortKey};
 pub use progress::{ProjectionProgress, WaitTimedOut};
 pub use projection::Projection;
 pub use replay::{rebuild, RebuildSummary};
@@ -23,5 +27,9 @@ use std::sync::Arc;
 
 /// Every read model of the service, in the order they are rebuilt.
 pub fn all() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(job_mirror::JobMirror)]
+    vec![
+        Arc::new(job_mirror::JobMirror),
+        Arc::new(contact_mirror::ContactMirror),
+        Arc::new(sync_log::SyncLog),
+    ]
 }

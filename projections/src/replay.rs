@@ -1,9 +1,11 @@
 use std::time::{Duration, Instant};
 
-use adapters::store::{Db, DbTx, EventLog, LogPosition, StoreError, StoredEvent};
+use adapters::store::{
+    Db, DbTx, EventLog, ExclusiveLock, LockKind, LogPosition, StoreError, StoredEvent,
+};
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::runner::{apply_batch, ProjectionLock};
+use crate::runner::apply_batch;
 use crate::{Projection, ProjectionError};
 
 /// Re-read interval while committed events are not yet readable.
@@ -33,7 +35,9 @@ pub async fn rebuild(
 ) -> Result<RebuildSummary, ProjectionError> {
     let name = projection.name();
     let started = Instant::now();
-    let Some(lock) = ProjectionLock::acquire_within(db, name, LOCK_PATIENCE).await? else {
+    let Some(lock) =
+        ExclusiveLock::acquire_within(db, LockKind::Projection, name, LOCK_PATIENCE).await?
+    else {
         return Err(ProjectionError::Busy(name));
     };
     let result = async {

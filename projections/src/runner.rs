@@ -1,8 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::store::{AppendSignal, Db, DbTx, EventLog, StoredEvent};
-use sqlx::{Connection, PgConnection};
+use adapters::store::{AppendSignal, Db, DbTx, EventLog, ExclusiveLock, LockKind, StoredEvent};
 use tokio::task::JoinHandle;
 
 use crate::checkpoint::{self, Checkpoint};
@@ -70,7 +69,7 @@ impl ProjectionRunner {
     async fn run(self, projection: Arc<dyn Projection>) {
         let name = projection.name();
         loop {
-            match ProjectionLock::try_acquire(&self.db, name).await {
+            match ExclusiveLock::try_acquire(&self.db, LockKind::Projection, name).await {
                 Ok(Some(lock)) => {
                     tracing::info!(projection = name, "running projection");
                     if let Err(error) = self.follow(projection.as_ref()).await {
@@ -176,67 +175,4 @@ pub(crate) async fn apply_batch(
         position: last.position,
         events_applied: from.events_applied + count,
     }))
-}
-
-/// Advisory-lock namespace of projections (the first key of the two-key form).
-const PROJECTION_LOCK_NAMESPACE: i32 = 1;
-
-/// Exclusive right to run one projection. On PostgreSQL a session advisory lock held on a
-/// dedicated connection: if the instance dies, the connection and the lock go with it.
-/// SQLite is one process's file, so there is nothing to coordinate.
-pub(crate) struct ProjectionLock {
-    connection: Option<PgConnection>,
-}
-
-impl ProjectionLock {
-    pub(crate) async fn try_acquire(
-        db: &Db,
-        name: &str,
-    ) -> Result<Option<ProjectionLock>, ProjectionError> {
-        let Db::Postgres(pool) = db else {
-            return Ok(Some(ProjectionLock { connection: None }));
-        };
-        // Detached from the pool: a pooled connection would go back to the pool still
-        // holding the session lock.
-        let mut connection = pool.acquire().await?.detach();
-        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1, hashtext($2))")
-            .bind(PROJECTION_LOCK_NAMESPACE)
-            .bind(name)
-            .fetch_one(&mut connection)
-            .await?;
-        if locked {
-            Ok(Some(ProjectionLock {
-                connection: Some(connection),
-            }))
-        } else {
-            let _ = connection.close().await;
-            Ok(None)
-        }
-    }
-
-    /// Tries for up to `patience`: a lock whose holder just disconnected is released by the
-    /// server a moment later.
-    pub(crate) async fn acquire_within(
-        db: &Db,
-        name: &str,
-        patience: Duration,
-    ) -> Result<Option<ProjectionLock>, ProjectionError> {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            if let Some(lock) = Self::try_acquire(db, name).await? {
-                return Ok(Some(lock));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(None);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    pub(crate) async fn release(self) {
-        if let Some(connection) = self.connection {
-            // Closing the session releases its advisory locks.
-            let _ = connection.close().await;
-        }
-    }
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod replay;
 mod sandbox;
+mod sync_bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -70,7 +70,9 @@ async fn a_refused_command_does_not_stop_the_rest_of_the_page(backend: Backend) 
     let t = TestDb::new(backend).await;
     let executor = BatchExecutor::<Job>::new(&t.db, &t.signal);
     let mut page: Vec<_> = (0..3).map(|i| pulled(i, "Lead", true, 0)).collect();
-    let JobCommand::RecordPulledSnapshot { snapshot, .. } = &mut page[1].command;
+    let JobCommand::RecordPulledSnapshot { snapshot, .. } = &mut page[1].command else {
+        unreachable!("fixtures are pulled snapshots")
+    };
     snapshot.name = String::new();
 
     let report = executor.execute(page).await.unwrap();
@@ -141,6 +143,8 @@ fn kind(event: &JobEvent) -> &'static str {
         JobEvent::JobSnapshotChanged { .. } => "changed",
         JobEvent::JobDeactivated { .. } => "deactivated",
         JobEvent::JobReactivated { .. } => "reactivated",
+        JobEvent::JobVanished { .. } => "vanished",
+        JobEvent::JobReappeared { .. } => "reappeared",
     }
 }
 

@@ -9,9 +9,12 @@ mod support;
 
 mod batch;
 mod cli;
+mod contacts_api;
 mod crash_recovery;
 mod event_store;
 mod http_basics;
 mod jobs_api;
 mod openapi;
 mod projections;
+mod sync_engine;
+mod sync_log_api;

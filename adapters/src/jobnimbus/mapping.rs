@@ -6,7 +6,7 @@
 //! - a record we cannot identify or name is rejected with a reason, never half-mapped.
 
 use chrono::{DateTime, Utc};
-use domain::{Address, ContactSnapshot, JobId, JobSnapshot};
+use domain::{Address, ContactId, ContactSnapshot, JobId, JobSnapshot};
 use serde_json::Value;
 
 use super::dto::{self, AddressDto, ContactDto, FileDto, JobDto};
@@ -28,11 +28,13 @@ pub struct PulledJob {
 
 /// A contact as listed by JobNimbus, mapped to our snapshot.
 ///
-/// Invariant: `jnid` is non-blank, `snapshot.display_name` is non-blank, and
-/// `snapshot.remote_updated_at == Some(date_updated)`.
+/// Invariant: `jnid` is a valid JobNimbus id (so `id` could be built from it),
+/// `snapshot.display_name` is non-blank, and `snapshot.remote_updated_at == Some(date_updated)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PulledContact {
     pub jnid: String,
+    /// Our aggregate id for this contact (`jobnimbus:<jnid>`).
+    pub id: ContactId,
     pub is_active: bool,
     pub date_updated: DateTime<Utc>,
     pub snapshot: ContactSnapshot,
@@ -126,6 +128,7 @@ impl TryFrom<ContactDto> for PulledContact {
 
     fn try_from(dto: ContactDto) -> Result<Self, Self::Error> {
         let jnid = present(dto.jnid).ok_or("missing jnid")?;
+        let id = ContactId::jobnimbus(&jnid).map_err(|e| format!("unusable jnid: {e}"))?;
         let date_updated = instant(dto.date_updated).ok_or("missing or zero date_updated")?;
         let first_name = present(dto.first_name);
         let last_name = present(dto.last_name);
@@ -160,6 +163,7 @@ impl TryFrom<ContactDto> for PulledContact {
         };
         Ok(PulledContact {
             jnid,
+            id,
             is_active: dto.is_active.unwrap_or(true),
             date_updated,
             snapshot,
@@ -363,6 +367,7 @@ mod tests {
             contact_from_value(fixture(include_str!("fixtures/contact_complete.json"))).unwrap();
 
         assert_eq!(contact.jnid, "3pg");
+        assert_eq!(contact.id.as_str(), "jobnimbus:3pg");
         assert!(contact.is_active);
         assert_eq!(
             contact.snapshot,
@@ -425,6 +430,17 @@ mod tests {
         let rejected = mapped[3].as_ref().unwrap_err();
         assert_eq!(rejected.jnid.as_deref(), Some("anon1"));
         assert!(rejected.reason.contains("no display name"), "{rejected:?}");
+    }
+
+    #[test]
+    fn contacts_whose_jnid_cannot_be_an_id_are_rejected_with_a_reason() {
+        for (jnid, reason) in [("bad/jnid", "unusable jnid"), (" ", "missing jnid")] {
+            let rejected = contact_from_value(serde_json::json!({
+                "jnid": jnid, "display_name": "Unreachable Contact", "date_updated": 1_759_000_500
+            }))
+            .unwrap_err();
+            assert!(rejected.reason.contains(reason), "{jnid:?}: {rejected:?}");
+        }
     }
 
     #[test]

@@ -160,6 +160,15 @@ where
         Ok(report)
     }
 
+    /// The current state of one aggregate (default if it has no events yet).
+    pub async fn load_one(&self, aggregate_id: &str) -> Result<A, StoreError> {
+        let mut loaded = self.load(&[aggregate_id.to_string()]).await?;
+        Ok(loaded
+            .remove(aggregate_id)
+            .map(|(aggregate, _)| aggregate)
+            .unwrap_or_default())
+    }
+
     fn signal_if_appended(&self, position: Option<LogPosition>) {
         if position.is_some() {
             self.signal.notify();

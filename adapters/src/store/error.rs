@@ -10,6 +10,9 @@ pub enum StoreError {
     Conflict,
     #[error("stored event cannot be decoded: {0}")]
     Decode(#[from] serde_json::Error),
+    /// An exclusive lock could not be taken for a reason other than another holder.
+    #[error("lock failed: {0}")]
+    Lock(String),
     #[error("cannot prepare the database file location {path}: {source}")]
     DataDir {
         path: String,

@@ -229,6 +229,54 @@ impl EventLog {
     pub async fn count(&self) -> Result<i64, StoreError> {
         self.db.scalar("select count(*) from events").await
     }
+
+    /// Events of one aggregate type.
+    pub async fn count_of_type(&self, aggregate_type: &str) -> Result<i64, StoreError> {
+        let sql = "select count(*) from events where aggregate_type = $1";
+        Ok(match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(aggregate_type)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(aggregate_type)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
+    /// Ids of every aggregate of `aggregate_type` that has at least one event.
+    pub async fn aggregate_ids(&self, aggregate_type: &str) -> Result<Vec<String>, StoreError> {
+        // Every aggregate has exactly one first event: the primary key index serves this
+        // without a distinct over all of its events.
+        let sql = match self.db {
+            Db::Postgres(_) => {
+                "select aggregate_id from events where aggregate_type = $1 and sequence = 1"
+            }
+            Db::Sqlite(_) => {
+                "select aggregate_id from events where aggregate_type = ? and sequence = 1"
+            }
+        };
+        let ids = match &self.db {
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(aggregate_type)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(aggregate_type)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(ids)
+    }
 }
 
 /// SQLite stores `committed_at` as `YYYY-MM-DDTHH:MM:SS.fffZ` (see the migration).

@@ -7,6 +7,7 @@ mod batch;
 mod command_bus;
 mod db;
 mod error;
+mod lock;
 mod log;
 mod scratch;
 mod signal;
@@ -16,6 +17,7 @@ pub use batch::{BatchCommand, BatchExecutor, BatchReport, CommandOutcome, Prepar
 pub use command_bus::CommandBus;
 pub use db::{Backend, DatabaseTarget, Db, DbTx};
 pub use error::StoreError;
+pub use lock::{ExclusiveLock, LockKind};
 pub use log::{EventLog, LogPosition, StoredEvent};
 pub use scratch::ScratchDatabase;
 pub use signal::AppendSignal;

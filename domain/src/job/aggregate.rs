@@ -1,3 +1,4 @@
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,8 @@ pub struct Job {
     /// `None` until the first snapshot is recorded.
     snapshot: Option<JobSnapshot>,
     active: bool,
+    /// The last complete scan of the CRM did not list the job.
+    vanished: bool,
 }
 
 impl Job {
@@ -22,6 +25,58 @@ impl Job {
 
     pub fn is_active(&self) -> bool {
         self.active
+    }
+
+    pub fn is_vanished(&self) -> bool {
+        self.vanished
+    }
+
+    async fn record_pulled(
+        &mut self,
+        snapshot: JobSnapshot,
+        is_active: bool,
+        observed_at: DateTime<Utc>,
+        sink: &EventSink<Self>,
+    ) -> Result<(), JobError> {
+        if snapshot.name.trim().is_empty() {
+            return Err(JobError::EmptyName);
+        }
+        if self.vanished {
+            sink.write(JobEvent::JobReappeared { observed_at }, self)
+                .await;
+        }
+        match &self.snapshot {
+            None => {
+                let event = JobEvent::JobSnapshotRecorded {
+                    snapshot,
+                    observed_at,
+                };
+                sink.write(event, self).await;
+            }
+            Some(current) => {
+                let changed = current.changed_fields(&snapshot);
+                if !changed.is_empty() {
+                    let event = JobEvent::JobSnapshotChanged {
+                        snapshot,
+                        changed,
+                        observed_at,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+        }
+        match (self.active, is_active) {
+            (true, false) => {
+                sink.write(JobEvent::JobDeactivated { observed_at }, self)
+                    .await
+            }
+            (false, true) => {
+                sink.write(JobEvent::JobReactivated { observed_at }, self)
+                    .await
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -44,39 +99,16 @@ impl Aggregate for Job {
                 is_active,
                 observed_at,
             } => {
-                if snapshot.name.trim().is_empty() {
-                    return Err(JobError::EmptyName);
+                self.record_pulled(snapshot, is_active, observed_at, sink)
+                    .await
+            }
+            JobCommand::RecordVanished { observed_at } => {
+                if self.snapshot.is_none() {
+                    return Err(JobError::NeverRecorded);
                 }
-                match &self.snapshot {
-                    None => {
-                        let event = JobEvent::JobSnapshotRecorded {
-                            snapshot,
-                            observed_at,
-                        };
-                        sink.write(event, self).await;
-                    }
-                    Some(current) => {
-                        let changed = current.changed_fields(&snapshot);
-                        if !changed.is_empty() {
-                            let event = JobEvent::JobSnapshotChanged {
-                                snapshot,
-                                changed,
-                                observed_at,
-                            };
-                            sink.write(event, self).await;
-                        }
-                    }
-                }
-                match (self.active, is_active) {
-                    (true, false) => {
-                        sink.write(JobEvent::JobDeactivated { observed_at }, self)
-                            .await
-                    }
-                    (false, true) => {
-                        sink.write(JobEvent::JobReactivated { observed_at }, self)
-                            .await
-                    }
-                    _ => {}
+                if !self.vanished {
+                    sink.write(JobEvent::JobVanished { observed_at }, self)
+                        .await;
                 }
                 Ok(())
             }
@@ -93,6 +125,8 @@ impl Aggregate for Job {
             JobEvent::JobSnapshotChanged { snapshot, .. } => self.snapshot = Some(snapshot),
             JobEvent::JobDeactivated { .. } => self.active = false,
             JobEvent::JobReactivated { .. } => self.active = true,
+            JobEvent::JobVanished { .. } => self.vanished = true,
+            JobEvent::JobReappeared { .. } => self.vanished = false,
         }
     }
 }
@@ -219,5 +253,58 @@ mod aggregate_tests {
             .given_no_previous_events()
             .when(pulled(nameless, true, 0))
             .then_expect_error(JobError::EmptyName);
+    }
+
+    #[test]
+    fn a_recorded_job_missing_from_a_complete_scan_vanishes_once() {
+        JobTest::with(())
+            .given(vec![recorded(snapshot("Lead"))])
+            .when(JobCommand::RecordVanished {
+                observed_at: at(60),
+            })
+            .then_expect_events(vec![JobEvent::JobVanished {
+                observed_at: at(60),
+            }]);
+        JobTest::with(())
+            .given(vec![
+                recorded(snapshot("Lead")),
+                JobEvent::JobVanished {
+                    observed_at: at(60),
+                },
+            ])
+            .when(JobCommand::RecordVanished {
+                observed_at: at(120),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_job_never_recorded_cannot_vanish() {
+        JobTest::with(())
+            .given_no_previous_events()
+            .when(JobCommand::RecordVanished { observed_at: at(0) })
+            .then_expect_error(JobError::NeverRecorded);
+    }
+
+    #[test]
+    fn a_vanished_job_listed_again_reappears_before_its_changes() {
+        JobTest::with(())
+            .given(vec![
+                recorded(snapshot("Lead")),
+                JobEvent::JobVanished {
+                    observed_at: at(60),
+                },
+            ])
+            .when(pulled(snapshot("Sold"), true, 120))
+            .then_expect_events(vec![
+                JobEvent::JobReappeared {
+                    observed_at: at(120),
+                },
+                JobEvent::JobSnapshotChanged {
+                    snapshot: snapshot("Sold"),
+                    changed: vec![JobField::Status],
+                    observed_at: at(120),
+                },
+            ]);
     }
 }

@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 use super::JobSnapshot;
 
 /// What the application asks of a `Job`.
+// The large variant is the common one (every pulled record): boxing its snapshot would add
+// an allocation per record and save no memory.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum JobCommand {
     /// Record the job as a CRM pull saw it at `observed_at`. The aggregate decides whether
@@ -14,4 +17,7 @@ pub enum JobCommand {
         is_active: bool,
         observed_at: DateTime<Utc>,
     },
+    /// A complete reconciliation scan of the CRM no longer lists the job (hard-deleted or
+    /// moved out of our key's reach). Only ever sent after a scan that finished without error.
+    RecordVanished { observed_at: DateTime<Utc> },
 }

@@ -3,4 +3,6 @@
 pub enum JobError {
     #[error("a job snapshot needs a non-empty name")]
     EmptyName,
+    #[error("a job we never recorded cannot vanish")]
+    NeverRecorded,
 }

@@ -24,6 +24,10 @@ pub enum JobEvent {
     JobDeactivated { observed_at: DateTime<Utc> },
     /// A soft-deleted job became active again in the CRM.
     JobReactivated { observed_at: DateTime<Utc> },
+    /// A complete scan of the CRM no longer listed the job.
+    JobVanished { observed_at: DateTime<Utc> },
+    /// A vanished job was listed by the CRM again.
+    JobReappeared { observed_at: DateTime<Utc> },
 }
 
 impl DomainEvent for JobEvent {
@@ -33,6 +37,8 @@ impl DomainEvent for JobEvent {
             JobEvent::JobSnapshotChanged { .. } => "JobSnapshotChanged",
             JobEvent::JobDeactivated { .. } => "JobDeactivated",
             JobEvent::JobReactivated { .. } => "JobReactivated",
+            JobEvent::JobVanished { .. } => "JobVanished",
+            JobEvent::JobReappeared { .. } => "JobReappeared",
         }
         .to_string()
     }

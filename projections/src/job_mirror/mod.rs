@@ -87,11 +87,14 @@ struct RowWrite {
     position: i64,
 }
 
-/// A change of the CRM's active flag, applied after the row writes of the same batch.
+/// A change of the CRM's active flag or of the vanished mark, applied after the row writes of
+/// the same batch. `None` leaves the column as it is.
 struct FlagWrite {
     job_id: String,
-    is_active: bool,
-    last_seen_at: DateTime<Utc>,
+    is_active: Option<bool>,
+    /// `Some(Some(at))`: vanished at `at`; `Some(None)`: listed again.
+    vanished_at: Option<Option<DateTime<Utc>>>,
+    last_seen_at: Option<DateTime<Utc>>,
     version: i64,
     position: i64,
 }
@@ -100,6 +103,7 @@ struct FlagWrite {
 struct Pending {
     snapshot: Option<(JobSnapshot, DateTime<Utc>)>,
     is_active: Option<bool>,
+    vanished_at: Option<Option<DateTime<Utc>>>,
     last_seen_at: Option<DateTime<Utc>>,
     version: i64,
     position: i64,
@@ -149,6 +153,12 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
                 entry.is_active = Some(true);
                 entry.last_seen_at = Some(observed_at);
             }
+            // Not listed is not seen: last_seen_at stays.
+            JobEvent::JobVanished { observed_at } => entry.vanished_at = Some(Some(observed_at)),
+            JobEvent::JobReappeared { observed_at } => {
+                entry.vanished_at = Some(None);
+                entry.last_seen_at = Some(observed_at);
+            }
         }
     }
 
@@ -158,10 +168,9 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
         let Some(p) = pending.remove(job_id) else {
             continue;
         };
-        let Some(last_seen_at) = p.last_seen_at else {
-            continue;
-        };
         if let Some((snapshot, first_seen_at)) = p.snapshot {
+            // Every snapshot event also sets last_seen_at.
+            let last_seen_at = p.last_seen_at.unwrap_or(first_seen_at);
             let id = job_id
                 .parse::<JobId>()
                 .map_err(|_| ProjectionError::InvalidId {
@@ -176,11 +185,12 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
                 position: p.position,
             });
         }
-        if let Some(is_active) = p.is_active {
+        if p.is_active.is_some() || p.vanished_at.is_some() {
             flags.push(FlagWrite {
                 job_id: job_id.to_string(),
-                is_active,
-                last_seen_at,
+                is_active: p.is_active,
+                vanished_at: p.vanished_at,
+                last_seen_at: p.last_seen_at,
                 version: p.version,
                 position: p.position,
             });
@@ -257,16 +267,24 @@ mod postgres {
         }
         let conn: &mut PgConnection = tx;
         // `<=`: the row write of the same batch may already have moved the version here.
+        // Nulls in `is_active` / `last_seen_at` keep the column; `set_vanished` says whether
+        // `vanished_at` (null meaning "listed again") applies.
         sqlx::query(
             "update job_mirror m
-             set is_active = t.is_active, last_seen_at = t.last_seen_at,
+             set is_active = coalesce(t.is_active, m.is_active),
+                 vanished_at = case when t.set_vanished then t.vanished_at else m.vanished_at end,
+                 last_seen_at = coalesce(t.last_seen_at, m.last_seen_at),
                  version = t.version, last_position = t.last_position
-             from unnest($1::text[], $2::bool[], $3::timestamptz[], $4::bigint[], $5::bigint[])
-                  as t(job_id, is_active, last_seen_at, version, last_position)
+             from unnest($1::text[], $2::bool[], $3::bool[], $4::timestamptz[],
+                         $5::timestamptz[], $6::bigint[], $7::bigint[])
+                  as t(job_id, is_active, set_vanished, vanished_at, last_seen_at, version,
+                       last_position)
              where m.job_id = t.job_id and m.version <= t.version",
         )
         .bind(col(flags, |f| f.job_id.clone()))
         .bind(col(flags, |f| f.is_active))
+        .bind(col(flags, |f| f.vanished_at.is_some()))
+        .bind(col(flags, |f| f.vanished_at.flatten()))
         .bind(col(flags, |f| f.last_seen_at))
         .bind(col(flags, |f| f.version))
         .bind(col(flags, |f| f.position))
@@ -332,10 +350,15 @@ mod sqlite {
         for f in flags {
             sqlx::query(
                 "update job_mirror
-                 set is_active = ?, last_seen_at = ?, version = ?, last_position = ?
+                 set is_active = coalesce(?, is_active),
+                     vanished_at = case when ? then ? else vanished_at end,
+                     last_seen_at = coalesce(?, last_seen_at),
+                     version = ?, last_position = ?
                  where job_id = ? and version <= ?",
             )
             .bind(f.is_active)
+            .bind(f.vanished_at.is_some())
+            .bind(f.vanished_at.flatten())
             .bind(f.last_seen_at)
             .bind(f.version)
             .bind(f.position)

@@ -2,42 +2,11 @@
 
 use adapters::store::{Db, StoreError};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-/// Sort orders the mirror supports; each ends with `job_id` so the order is total.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum JobSort {
-    /// Most recently updated in the CRM first (when the CRM gave no update time, when we
-    /// first saw the job).
-    #[default]
-    UpdatedDesc,
-    UpdatedAsc,
-    NameAsc,
-    NameDesc,
-}
-
-impl JobSort {
-    fn key_expression(self) -> &'static str {
-        match self {
-            JobSort::UpdatedDesc | JobSort::UpdatedAsc => {
-                "coalesce(remote_updated_at, first_seen_at)"
-            }
-            JobSort::NameAsc | JobSort::NameDesc => "name",
-        }
-    }
-
-    fn descending(self) -> bool {
-        matches!(self, JobSort::UpdatedDesc | JobSort::NameDesc)
-    }
-}
+use crate::mirror_query::{self, ListFilter, Table};
+pub use crate::mirror_query::{MirrorSort as JobSort, SortKey};
 
 /// Where the previous page ended: its last row's sort key and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SortKey {
-    Time(DateTime<Utc>),
-    Text(String),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct After {
     pub key: SortKey,
@@ -61,7 +30,7 @@ pub struct JobQuery {
 }
 
 /// One mirrored job as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct JobRow {
     pub job_id: String,
     pub source: String,
@@ -92,12 +61,11 @@ pub struct JobRow {
 impl JobRow {
     /// This row's position in `sort`, for the next page's `After`.
     pub fn sort_key(&self, sort: JobSort) -> SortKey {
-        match sort {
-            JobSort::UpdatedDesc | JobSort::UpdatedAsc => {
-                SortKey::Time(self.remote_updated_at.unwrap_or(self.first_seen_at))
-            }
-            JobSort::NameAsc | JobSort::NameDesc => SortKey::Text(self.name.clone()),
-        }
+        SortKey::of(
+            sort,
+            self.remote_updated_at.unwrap_or(self.first_seen_at),
+            &self.name,
+        )
     }
 }
 
@@ -108,120 +76,36 @@ pub struct JobPage {
     pub next: Option<After>,
 }
 
-/// A bind value, kept apart from the SQL so the text can be built once per backend.
-enum Param {
-    Text(String),
-    Time(DateTime<Utc>),
-    Int(i64),
-    Bool(bool),
-}
-
-/// SQL under construction with its parameters; placeholders follow the backend
-/// (`$n` on PostgreSQL, `?` on SQLite).
-struct Sql {
-    postgres: bool,
-    text: String,
-    params: Vec<Param>,
-}
-
-impl Sql {
-    fn new(db: &Db, text: &str) -> Self {
-        Self {
-            postgres: matches!(db, Db::Postgres(_)),
-            text: text.to_string(),
-            params: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    fn bind(&mut self, param: Param) -> &mut Self {
-        self.params.push(param);
-        if self.postgres {
-            let n = self.params.len();
-            self.text.push_str(&format!("${n}"));
-        } else {
-            self.text.push('?');
-        }
-        self
-    }
-}
-
-const COLUMNS: &str = "job_id, source, external_id, number, name, description, status, workflow,
-    customer_name, contact_external_id, address_line1, address_line2, city, state, zip, country,
-    sales_rep_name, remote_created_at, remote_updated_at, status_changed_at, is_active,
-    first_seen_at, last_seen_at, version";
+const TABLE: Table = Table {
+    name: "job_mirror",
+    columns: "job_id, source, external_id, number, name, description, status, workflow,
+        customer_name, contact_external_id, address_line1, address_line2, city, state, zip,
+        country, sales_rep_name, remote_created_at, remote_updated_at, status_changed_at,
+        is_active, first_seen_at, last_seen_at, version",
+    id_column: "job_id",
+    name_column: "name",
+    searched: &["name", "customer_name", "address_line1", "city"],
+    listed_by_default: "is_active = true",
+};
 
 /// One page of jobs matching `query`, in its order, after `query.after`.
 pub async fn list(db: &Db, query: &JobQuery) -> Result<JobPage, StoreError> {
-    let mut sql = Sql::new(db, &format!("select {COLUMNS} from job_mirror where 1 = 1"));
-    if !query.include_inactive {
-        sql.push(" and is_active = ").bind(Param::Bool(true));
-    }
-    if !query.statuses.is_empty() {
-        sql.push(" and status in (");
-        for (i, status) in query.statuses.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Param::Text(status.clone()));
-        }
-        sql.push(")");
-    }
-    let updated = JobSort::UpdatedDesc.key_expression();
-    if let Some(from) = query.updated_from {
-        sql.push(&format!(" and {updated} >= "))
-            .bind(Param::Time(from));
-    }
-    if let Some(to) = query.updated_to {
-        sql.push(&format!(" and {updated} < "))
-            .bind(Param::Time(to));
-    }
-    if let Some(text) = query.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let pattern = format!("%{}%", escape_like(&text.trim().to_lowercase()));
-        sql.push(" and (");
-        for (i, column) in ["name", "customer_name", "address_line1", "city"]
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                sql.push(" or ");
-            }
-            sql.push(&format!("lower({column}) like "))
-                .bind(Param::Text(pattern.clone()))
-                .push(" escape '\\'");
-        }
-        sql.push(")");
-    }
-    let key = query.sort.key_expression();
-    let direction = if query.sort.descending() {
-        "desc"
-    } else {
-        "asc"
-    };
-    if let Some(after) = &query.after {
-        let op = if query.sort.descending() { "<" } else { ">" };
-        sql.push(&format!(" and ({key}, job_id) {op} ("));
-        sql.bind(match &after.key {
-            SortKey::Time(t) => Param::Time(*t),
-            SortKey::Text(t) => Param::Text(t.clone()),
-        });
-        sql.push(", ")
-            .bind(Param::Text(after.job_id.clone()))
-            .push(")");
-    }
-    sql.push(&format!(
-        " order by {key} {direction}, job_id {direction} limit "
-    ));
-    // One row more than asked tells whether another page follows.
-    sql.bind(Param::Int(i64::from(query.limit) + 1));
-
-    let mut rows = fetch(db, &sql).await?;
-    let more = rows.len() > query.limit as usize;
-    rows.truncate(query.limit as usize);
+    let sql = mirror_query::list_sql(
+        db,
+        &TABLE,
+        &ListFilter {
+            statuses: &query.statuses,
+            updated_from: query.updated_from,
+            updated_to: query.updated_to,
+            text: query.text.as_deref(),
+            include_inactive: query.include_inactive,
+            sort: query.sort,
+            limit: query.limit,
+            after: query.after.as_ref().map(|a| (&a.key, a.job_id.as_str())),
+        },
+    );
+    let mut rows: Vec<JobRow> = mirror_query::fetch(db, &sql).await?;
+    let more = mirror_query::trim_to_page(&mut rows, query.limit);
     let next = more.then(|| rows.last()).flatten().map(|last| After {
         key: last.sort_key(query.sort),
         job_id: last.job_id.clone(),
@@ -231,90 +115,6 @@ pub async fn list(db: &Db, query: &JobQuery) -> Result<JobPage, StoreError> {
 
 /// The job with this id, if mirrored.
 pub async fn get(db: &Db, job_id: &str) -> Result<Option<JobRow>, StoreError> {
-    let mut sql = Sql::new(
-        db,
-        &format!("select {COLUMNS} from job_mirror where job_id = "),
-    );
-    sql.bind(Param::Text(job_id.to_string()));
-    Ok(fetch(db, &sql).await?.into_iter().next())
-}
-
-/// `%`, `_` and `\` match literally in the user's search text.
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-async fn fetch(db: &Db, sql: &Sql) -> Result<Vec<JobRow>, StoreError> {
-    macro_rules! bind_all {
-        ($query:expr) => {{
-            let mut query = $query;
-            for param in &sql.params {
-                query = match param {
-                    Param::Text(v) => query.bind(v.as_str()),
-                    Param::Time(v) => query.bind(*v),
-                    Param::Int(v) => query.bind(*v),
-                    Param::Bool(v) => query.bind(*v),
-                };
-            }
-            query
-        }};
-    }
-    match db {
-        Db::Postgres(pool) => bind_all!(sqlx::query(&sql.text))
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(row)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from),
-        Db::Sqlite(pool) => bind_all!(sqlx::query(&sql.text))
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(row)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from),
-    }
-}
-
-fn row<'r, R>(r: &'r R) -> Result<JobRow, sqlx::Error>
-where
-    R: Row,
-    usize: sqlx::ColumnIndex<R>,
-    &'r str: sqlx::ColumnIndex<R>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(JobRow {
-        job_id: r.try_get("job_id")?,
-        source: r.try_get("source")?,
-        external_id: r.try_get("external_id")?,
-        number: r.try_get("number")?,
-        name: r.try_get("name")?,
-        description: r.try_get("description")?,
-        status: r.try_get("status")?,
-        workflow: r.try_get("workflow")?,
-        customer_name: r.try_get("customer_name")?,
-        contact_external_id: r.try_get("contact_external_id")?,
-        address_line1: r.try_get("address_line1")?,
-        address_line2: r.try_get("address_line2")?,
-        city: r.try_get("city")?,
-        state: r.try_get("state")?,
-        zip: r.try_get("zip")?,
-        country: r.try_get("country")?,
-        sales_rep_name: r.try_get("sales_rep_name")?,
-        remote_created_at: r.try_get("remote_created_at")?,
-        remote_updated_at: r.try_get("remote_updated_at")?,
-        status_changed_at: r.try_get("status_changed_at")?,
-        is_active: r.try_get("is_active")?,
-        first_seen_at: r.try_get("first_seen_at")?,
-        last_seen_at: r.try_get("last_seen_at")?,
-        version: r.try_get("version")?,
-    })
+    let sql = mirror_query::get_sql(db, &TABLE, job_id);
+    Ok(mirror_query::fetch(db, &sql).await?.into_iter().next())
 }

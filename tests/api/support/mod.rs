@@ -1,5 +1,6 @@
 //! Shared test helpers: fresh databases per backend, `spawn_app`, and fixtures.
 
+pub mod crm;
 pub mod fixtures;
 
 use std::time::Duration;

@@ -51,7 +51,7 @@ enum Clause {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Bound {
+pub(crate) enum Bound {
     Gt,
     Gte,
     Lt,
@@ -72,7 +72,50 @@ fn bad(message: impl Into<String>) -> FilterError {
     FilterError(message.into())
 }
 
+impl Bound {
+    pub(crate) fn is_lower(self) -> bool {
+        matches!(self, Bound::Gt | Bound::Gte)
+    }
+
+    /// Whether `value` is within this bound of `limit`.
+    pub(crate) fn admits(self, value: f64, limit: f64) -> bool {
+        match value.partial_cmp(&limit) {
+            None => false,
+            Some(ordering) => match self {
+                Bound::Gt => ordering.is_gt(),
+                Bound::Gte => ordering.is_ge(),
+                Bound::Lt => ordering.is_lt(),
+                Bound::Lte => ordering.is_le(),
+            },
+        }
+    }
+}
+
 impl BoolQuery {
+    /// When the whole query is `must` range clauses on `path` with numeric limits (what
+    /// incremental sync sends), those bounds: a sorted index can answer it directly.
+    pub(crate) fn numeric_ranges_on(&self, path: &[String]) -> Option<Vec<(Bound, f64)>> {
+        if !self.should.is_empty() || !self.must_not.is_empty() || self.must.is_empty() {
+            return None;
+        }
+        let mut all = Vec::new();
+        for clause in &self.must {
+            let Clause::Range { path: p, bounds } = clause else {
+                return None;
+            };
+            if p.as_slice() != path {
+                return None;
+            }
+            for (bound, limit) in bounds {
+                let Scalar::Number(limit) = limit else {
+                    return None;
+                };
+                all.push((*bound, *limit));
+            }
+        }
+        Some(all)
+    }
+
     /// Parses the (already URL-decoded) `filter` parameter.
     pub(crate) fn parse(text: &str) -> Result<Self, FilterError> {
         let value: Value = serde_json::from_str(text)

@@ -191,6 +191,13 @@ impl SandboxHandle {
         self.update(resource, jnid, serde_json::json!({ "is_active": false }))
     }
 
+    /// Removes a record from every list and get, as when it is deleted for good in the web
+    /// app or falls outside the API key's access profile: no `is_active` flag, no
+    /// `date_updated` bump, it is simply gone. Returns whether it existed.
+    pub fn purge(&self, resource: Resource, jnid: &str) -> bool {
+        self.shared.write().purge(resource, jnid)
+    }
+
     /// Same as `POST /api1/{resource}` with `body` (a JSON object).
     pub fn create(&self, resource: Resource, body: Value) -> Result<Value, SandboxError> {
         let body = as_object(body)?;

@@ -20,6 +20,7 @@ mod data;
 mod faults;
 mod filter;
 mod handle;
+mod index;
 mod net;
 mod params;
 mod record;

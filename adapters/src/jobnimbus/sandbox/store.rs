@@ -2,8 +2,8 @@
 //! projection) and the write rules (validation, soft delete, `date_updated` bumps, status-change
 //! activities).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Map, Value};
 
@@ -11,23 +11,38 @@ use super::account::{
     self, Workflow, CONTACT_WORKFLOWS, CUSTOMER_ID, JOB_WORKFLOWS, STATUS_CHANGE_TYPE, USERS,
 };
 use super::data::{Dataset, Generator, Sizes};
-use super::filter::values_at;
+use super::index::SortedIndex;
 use super::params::ListParams;
 use super::record::{Field, Record};
 use super::{Resource, SandboxError};
 
-/// One resource's records in creation order, with an index by `jnid`.
+/// One resource's records in creation order, with an index by `jnid` and the sorted views
+/// built since the last write.
 #[derive(Default)]
 struct Table {
     records: Vec<Record>,
     index: HashMap<String, usize>,
+    /// By (sort field, descending). Cleared by `Store::table_mut`, the only way to write.
+    sorted: Mutex<HashMap<(String, bool), Arc<SortedIndex>>>,
 }
 
 impl Table {
+    /// The records in `path` order, from the cache or built now.
+    fn sorted_by(&self, path: &[String], descending: bool) -> Arc<SortedIndex> {
+        let mut sorted = self.sorted.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (path.join("."), descending);
+        Arc::clone(
+            sorted
+                .entry(key)
+                .or_insert_with(|| Arc::new(SortedIndex::build(&self.records, path, descending))),
+        )
+    }
+
     fn new(records: Vec<Record>) -> Self {
         let mut table = Table {
             index: HashMap::with_capacity(records.len()),
             records: Vec::with_capacity(records.len()),
+            sorted: Mutex::default(),
         };
         for record in records {
             table.push(record);
@@ -39,6 +54,20 @@ impl Table {
         let jnid = record.text("jnid").to_owned();
         self.index.insert(jnid, self.records.len());
         self.records.push(record);
+    }
+
+    /// Removes a record, keeping the others in creation order.
+    fn remove(&mut self, jnid: &str) -> bool {
+        let Some(position) = self.index.remove(jnid) else {
+            return false;
+        };
+        self.records.remove(position);
+        for index in self.index.values_mut() {
+            if *index > position {
+                *index -= 1;
+            }
+        }
+        true
     }
 
     fn position(&self, jnid: &str) -> Option<usize> {
@@ -116,8 +145,15 @@ impl Store {
         &self.tables[resource.index()]
     }
 
+    /// Every write goes through here, so this is where sorted views go stale.
     fn table_mut(&mut self, resource: Resource) -> &mut Table {
-        &mut self.tables[resource.index()]
+        let table = &mut self.tables[resource.index()];
+        table
+            .sorted
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        table
     }
 
     pub(crate) fn len(&self, resource: Resource) -> usize {
@@ -137,26 +173,43 @@ impl Store {
     pub(crate) fn list(&self, resource: Resource, params: &ListParams) -> Page {
         let table = self.table(resource);
         let sort_path: Vec<String> = params.sort_field.split('.').map(str::to_owned).collect();
-        let mut hits: Vec<(SortKey<'_>, &Record)> = table
-            .records
-            .iter()
-            .filter(|r| params.filter.as_ref().is_none_or(|f| f.matches(r)))
-            .map(|r| (SortKey::of(r, &sort_path, params.descending), r))
-            .collect();
-        hits.sort_by(|(a, _), (b, _)| a.compare(b, params.descending));
-        let results = hits
-            .iter()
-            .skip(params.from)
-            .take(params.size)
-            .map(|(_, record)| match &params.fields {
+        let sorted = table.sorted_by(&sort_path, params.descending);
+        let ranged = params
+            .filter
+            .as_ref()
+            .and_then(|f| f.numeric_ranges_on(&sort_path))
+            .and_then(|bounds| sorted.range(&bounds));
+        let (count, window): (usize, Vec<&Record>) = match ranged {
+            Some(hits) => (
+                hits.len(),
+                hits.iter()
+                    .skip(params.from)
+                    .take(params.size)
+                    .map(|&i| &table.records[i])
+                    .collect(),
+            ),
+            None => {
+                let mut count = 0;
+                let mut window = Vec::with_capacity(params.size.min(1_000));
+                for record in sorted.order.iter().map(|&i| &table.records[i]) {
+                    if params.filter.as_ref().is_none_or(|f| f.matches(record)) {
+                        if count >= params.from && window.len() < params.size {
+                            window.push(record);
+                        }
+                        count += 1;
+                    }
+                }
+                (count, window)
+            }
+        };
+        let results = window
+            .into_iter()
+            .map(|record| match &params.fields {
                 Some(fields) => Value::Object(project(&record.to_map(), fields)),
                 None => record.to_value(),
             })
             .collect();
-        Page {
-            count: hits.len(),
-            results,
-        }
+        Page { count, results }
     }
 
     /// `PUT /{jobs,contacts,tasks}/{jnid}`: a partial update.
@@ -418,6 +471,11 @@ impl Store {
         changed
     }
 
+    /// See `SandboxHandle::purge`.
+    pub(crate) fn purge(&mut self, resource: Resource, jnid: &str) -> bool {
+        self.table_mut(resource).remove(jnid)
+    }
+
     /// Picks a random jnid of `resource` (for the handle's convenience; deterministic).
     pub(crate) fn random_jnid(&mut self, resource: Resource) -> Option<String> {
         let len = self.len(resource) as u64;
@@ -650,64 +708,6 @@ fn not_found(resource: Resource, jnid: &str) -> SandboxError {
     }
 }
 
-/// A sort value. Arrays sort by their smallest element ascending and largest descending,
-/// as ES does by default.
-#[derive(Debug, Clone, Copy)]
-enum SortKey<'a> {
-    Number(f64),
-    Text(&'a str),
-    Flag(bool),
-    Missing,
-}
-
-impl<'a> SortKey<'a> {
-    fn of(record: &'a Record, path: &[String], descending: bool) -> Self {
-        let mut values = Vec::new();
-        values_at(record, path, &mut values);
-        let keys = values.into_iter().filter_map(|v| match v {
-            Field::Int(_) | Field::Float(_) => v.as_f64().map(SortKey::Number),
-            Field::Str(s) => Some(SortKey::Text(s)),
-            Field::Bool(b) => Some(SortKey::Flag(*b)),
-            _ => None,
-        });
-        let pick = if descending {
-            keys.max_by(|a, b| a.order(b))
-        } else {
-            keys.min_by(|a, b| a.order(b))
-        };
-        pick.unwrap_or(SortKey::Missing)
-    }
-
-    fn rank(&self) -> u8 {
-        match self {
-            SortKey::Number(_) => 0,
-            SortKey::Text(_) => 1,
-            SortKey::Flag(_) => 2,
-            SortKey::Missing => 3,
-        }
-    }
-
-    fn order(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (SortKey::Number(a), SortKey::Number(b)) => a.total_cmp(b),
-            (SortKey::Text(a), SortKey::Text(b)) => a.cmp(b),
-            (SortKey::Flag(a), SortKey::Flag(b)) => a.cmp(b),
-            _ => self.rank().cmp(&other.rank()),
-        }
-    }
-
-    /// Missing values go last in both directions.
-    fn compare(&self, other: &Self, descending: bool) -> Ordering {
-        match (self, other) {
-            (SortKey::Missing, SortKey::Missing) => Ordering::Equal,
-            (SortKey::Missing, _) => Ordering::Greater,
-            (_, SortKey::Missing) => Ordering::Less,
-            _ if descending => other.order(self),
-            _ => self.order(other),
-        }
-    }
-}
-
 /// `fields` projection like ES `_source` filtering: dotted names keep only that part of a
 /// nested object (per element inside arrays).
 fn project(record: &Map<String, Value>, fields: &[String]) -> Map<String, Value> {
@@ -795,6 +795,62 @@ mod tests {
             },
             NOW,
         )
+    }
+
+    #[test]
+    fn range_lookups_through_the_sorted_index_equal_a_full_scan() {
+        let mut store = store();
+        // Many records sharing seconds, so stable tie order is exercised too.
+        store.churn(Resource::Jobs, 40, 5, NOW + 10);
+        let middle = store.all(Resource::Jobs)[50].int("date_updated").unwrap();
+        // The same ranges with a must_not that matches nothing: same meaning, but the
+        // sorted index cannot answer it, so the list scans record by record.
+        let scan = r#","must_not":[{"term":{"no_such_field":"x"}}]"#;
+        for range in [
+            format!(r#"{{"gte":{middle}}}"#),
+            format!(r#"{{"gt":{middle}}}"#),
+            format!(r#"{{"lt":{middle}}}"#),
+            format!(r#"{{"gte":{},"lte":{middle}}}"#, middle - 86_400 * 30),
+            r#"{"gte":1e12}"#.to_string(),
+        ] {
+            for direction in ["asc", "desc"] {
+                for (from, size) in [(0, 1000), (3, 7)] {
+                    let query = |extra: &str| {
+                        format!(
+                            r#"sort_field=date_updated&sort_direction={direction}&from={from}&size={size}&filter={{"must":[{{"range":{{"date_updated":{range}}}}}]{extra}}}"#
+                        )
+                    };
+                    let fast = store.list(Resource::Jobs, &params(&query("")));
+                    let slow = store.list(Resource::Jobs, &params(&query(scan)));
+                    assert_eq!(fast.count, slow.count, "{range} {direction}");
+                    assert_eq!(fast.results, slow.results, "{range} {direction} {from}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_write_makes_the_sorted_index_see_the_change() {
+        let mut store = store();
+        let newest = |store: &Store| {
+            let page = store.list(
+                Resource::Jobs,
+                &params("sort_field=date_updated&sort_direction=desc&size=1"),
+            );
+            page.results[0]["jnid"].as_str().unwrap().to_string()
+        };
+        let before = newest(&store);
+        let jnid = store.all(Resource::Jobs)[7].text("jnid").to_string();
+        assert_ne!(before, jnid);
+        store
+            .update(
+                Resource::Jobs,
+                &jnid,
+                &patch(json!({"description": "x"})),
+                NOW + 60,
+            )
+            .unwrap();
+        assert_eq!(newest(&store), jnid);
     }
 
     fn params(query: &str) -> ListParams {

@@ -1,0 +1,289 @@
+//! The sync API: the log of sync runs and the latest run's summary.
+//!
+//! The seed's `JobSyncLog` fields (`jobId`, `syncType`, `status`, `recordsAffected`,
+//! `errorMessage`, `createdAt`) are kept so its users can switch; ours follow them.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+use projections::sync_log::query::{self, Pagination, SyncRunRow};
+
+use crate::auth::InternalApiKey;
+use crate::{ApiError, AppState};
+
+#[derive(Tags)]
+enum SyncTags {
+    /// CRM sync runs: what each pulled, and how it ended
+    Sync,
+}
+
+pub struct SyncApi;
+
+/// One sync run, in the seed's `JobSyncLog` shape plus the run's details.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SyncLog {
+    /// The run's id.
+    id: String,
+    /// The job a single-record sync was about; always null, since runs cover a whole
+    /// resource.
+    job_id: Option<String>,
+    /// Direction: `PULL` (CRM to us) for every sync run.
+    sync_type: SyncType,
+    status: SyncLogStatus,
+    /// Records whose mirror changed: created + updated + vanished.
+    records_affected: u64,
+    /// Why a `FAILED` run stopped.
+    error_message: Option<String>,
+    /// When the run started (the seed's name for `startedAt`).
+    created_at: DateTime<Utc>,
+    /// The CRM: `jobnimbus` or `jobber`.
+    source: String,
+    resource: SyncResourceDto,
+    mode: SyncModeDto,
+    trigger: SyncTriggerDto,
+    /// Records read from the CRM: created + updated + unchanged + failed.
+    fetched: u64,
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+    /// Records the run could not take; it went on without them.
+    failed: u64,
+    /// Records a reconcile run found missing from the CRM.
+    vanished: u64,
+    /// `<external id>: <reason>` for each failed record, in order, at most the first 100.
+    errors: Vec<String>,
+    started_at: DateTime<Utc>,
+    /// Null while the run is `RUNNING`.
+    finished_at: Option<DateTime<Utc>>,
+    /// Lower bound of the CRM's update time asked for (incremental runs).
+    updated_since: Option<DateTime<Utc>>,
+    /// Pages processed so far.
+    pages: u32,
+}
+
+/// A page of the sync log.
+#[derive(Object, Debug)]
+pub struct SyncLogList {
+    /// Newest started first.
+    logs: Vec<SyncLog>,
+    /// Runs in the whole log.
+    total: u64,
+}
+
+/// Direction of a sync (the seed's `syncType`).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncType {
+    /// From the CRM into our mirror.
+    Pull,
+    /// From us into the CRM (write-backs).
+    Push,
+}
+
+/// Where a run stands: the seed's `SUCCESS`, `FAILED` and `PARTIAL`, plus `RUNNING`.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncLogStatus {
+    Running,
+    /// Completed and every record was taken.
+    Success,
+    /// Completed, but some records failed (see `errors`).
+    Partial,
+    /// Stopped early (see `errorMessage`); what it committed before stays.
+    Failed,
+}
+
+/// Which kind of CRM record a run pulls.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "SyncResource", rename_all = "lowercase")]
+pub enum SyncResourceDto {
+    Jobs,
+    Contacts,
+}
+
+/// How much of the CRM a run reads: everything, what changed since the last run, or
+/// everything and then mark what the CRM no longer lists.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "SyncMode", rename_all = "lowercase")]
+pub enum SyncModeDto {
+    Full,
+    Incremental,
+    Reconcile,
+}
+
+/// Who asked for the run.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename = "SyncTrigger", rename_all = "lowercase")]
+pub enum SyncTriggerDto {
+    Manual,
+    Scheduled,
+    Import,
+}
+
+#[derive(ApiResponse)]
+enum SummaryResponse {
+    #[oai(status = 200)]
+    Ok(Json<SyncLog>),
+}
+
+#[derive(ApiResponse)]
+enum LogsResponse {
+    #[oai(status = 200)]
+    Ok(Json<SyncLogList>),
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "SyncTags::Sync")]
+impl SyncApi {
+    // Manual runs go here, beside the reads that show their result: `POST /sync/jobs` and
+    // `POST /sync/contacts` (added with the sync engine).
+
+    /// The most recently started sync run (running or ended), of one resource or of any.
+    /// 404 `no_sync_yet` when there is none.
+    #[oai(
+        path = "/sync/summary",
+        method = "get",
+        operation_id = "get_sync_summary"
+    )]
+    async fn summary(
+        &self,
+        state: Data<&AppState>,
+        _auth: InternalApiKey,
+        /// Only runs of this resource.
+        resource: Query<Option<SyncResourceDto>>,
+    ) -> Result<SummaryResponse, ApiError> {
+        let resource = resource.0.map(domain::SyncResource::from);
+        let run = query::latest(&state.db, resource)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| {
+                let of = resource.map_or(String::new(), |r| format!(" of {}", r.as_str()));
+                ApiError::not_found("no_sync_yet", format!("no sync{of} has run yet"))
+            })?;
+        Ok(SummaryResponse::Ok(Json(to_dto(run)?)))
+    }
+
+    /// The sync log, newest started first, paged by `limit` and `offset`. Out-of-range
+    /// values are a 400 `invalid_pagination`.
+    #[oai(path = "/sync/logs", method = "get", operation_id = "list_sync_logs")]
+    async fn logs(
+        &self,
+        state: Data<&AppState>,
+        _auth: InternalApiKey,
+        /// Page size, 1 to 200.
+        #[oai(default = "default_limit")]
+        limit: Query<i64>,
+        /// Runs to skip, 0 or more.
+        #[oai(default)]
+        offset: Query<i64>,
+    ) -> Result<LogsResponse, ApiError> {
+        // Checked here rather than by a schema validator, so the problem names its own
+        // code instead of the generic `invalid_request`.
+        let page = Pagination::new(limit.0, offset.0)
+            .map_err(|e| ApiError::bad_request("invalid_pagination", e.to_string()))?;
+        let page = query::list(&state.db, page)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(LogsResponse::Ok(Json(SyncLogList {
+            logs: page
+                .rows
+                .into_iter()
+                .map(to_dto)
+                .collect::<Result<_, _>>()?,
+            total: page.total,
+        })))
+    }
+}
+
+fn default_limit() -> i64 {
+    Pagination::DEFAULT_LIMIT
+}
+
+fn to_dto(run: SyncRunRow) -> Result<SyncLog, ApiError> {
+    let status = match run.status {
+        domain::SyncStatus::Running => SyncLogStatus::Running,
+        domain::SyncStatus::Success => SyncLogStatus::Success,
+        domain::SyncStatus::Partial => SyncLogStatus::Partial,
+        domain::SyncStatus::Failed => SyncLogStatus::Failed,
+        // The projection writes a row from the start event on, so this is a broken row.
+        domain::SyncStatus::Pending => {
+            return Err(ApiError::internal(&PendingRunInLog(run.run_id)));
+        }
+    };
+    let outcome = run.outcome;
+    Ok(SyncLog {
+        job_id: None,
+        sync_type: SyncType::Pull,
+        status,
+        records_affected: outcome.records_affected(),
+        error_message: run.error_message,
+        created_at: run.started_at,
+        source: run.source.as_str().to_string(),
+        resource: run.resource.into(),
+        mode: run.mode.into(),
+        trigger: run.trigger.into(),
+        fetched: outcome.fetched,
+        created: outcome.created,
+        updated: outcome.updated,
+        unchanged: outcome.unchanged,
+        failed: outcome.failed,
+        vanished: outcome.vanished,
+        errors: run
+            .errors
+            .into_iter()
+            .map(|failure| match failure.external_id {
+                Some(id) => format!("{id}: {}", failure.reason),
+                None => failure.reason,
+            })
+            .collect(),
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        updated_since: run.updated_since,
+        pages: run.pages,
+        id: run.run_id,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sync run {0} is in the log but has not started")]
+struct PendingRunInLog(String);
+
+impl From<SyncResourceDto> for domain::SyncResource {
+    fn from(resource: SyncResourceDto) -> Self {
+        match resource {
+            SyncResourceDto::Jobs => domain::SyncResource::Jobs,
+            SyncResourceDto::Contacts => domain::SyncResource::Contacts,
+        }
+    }
+}
+
+impl From<domain::SyncResource> for SyncResourceDto {
+    fn from(resource: domain::SyncResource) -> Self {
+        match resource {
+            domain::SyncResource::Jobs => SyncResourceDto::Jobs,
+            domain::SyncResource::Contacts => SyncResourceDto::Contacts,
+        }
+    }
+}
+
+impl From<domain::SyncMode> for SyncModeDto {
+    fn from(mode: domain::SyncMode) -> Self {
+        match mode {
+            domain::SyncMode::Full => SyncModeDto::Full,
+            domain::SyncMode::Incremental => SyncModeDto::Incremental,
+            domain::SyncMode::Reconcile => SyncModeDto::Reconcile,
+        }
+    }
+}
+
+impl From<domain::SyncTrigger> for SyncTriggerDto {
+    fn from(trigger: domain::SyncTrigger) -> Self {
+        match trigger {
+            domain::SyncTrigger::Manual => SyncTriggerDto::Manual,
+            domain::SyncTrigger::Scheduled => SyncTriggerDto::Scheduled,
+            domain::SyncTrigger::Import => SyncTriggerDto::Import,
+        }
+    }
+}

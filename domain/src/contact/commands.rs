@@ -1,0 +1,24 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ContactSnapshot;
+
+/// What the application asks of a `Contact`.
+// The large variant is the common one (every pulled record): boxing its snapshot would add
+// an allocation per record and save no memory.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ContactCommand {
+    /// Record the contact as a CRM pull saw it at `observed_at`. The aggregate decides
+    /// whether that is new, changed, unchanged, deactivated, reactivated or reappeared.
+    RecordPulledSnapshot {
+        snapshot: ContactSnapshot,
+        /// The CRM's soft-delete flag (JobNimbus `is_active`).
+        is_active: bool,
+        observed_at: DateTime<Utc>,
+    },
+    /// A complete reconciliation scan of the CRM no longer lists the contact (hard-deleted
+    /// or moved out of our key's reach). Only ever sent after a scan that finished without
+    /// error.
+    RecordVanished { observed_at: DateTime<Utc> },
+}

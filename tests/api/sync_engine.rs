@@ -1,0 +1,417 @@
+//! `SyncEngine::sync_once` against the JobNimbus sandbox: full, incremental and reconcile
+//! runs, what they append, and the mirror they leave behind.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use adapters::jobnimbus::sandbox::{FaultConfig, Resource, RunningSandbox};
+use adapters::store::StoredEvent;
+use adapters::sync::{SyncEngine, SyncError, SyncRequest, SyncSettings};
+use chrono::{DateTime, Utc};
+use domain::{SyncMode, SyncResource, SyncStatus, SyncTrigger};
+use serde_json::{json, Value};
+
+use crate::projections::{all_events, last_position};
+use crate::support::crm::{self, acceptance_faults};
+use crate::support::{Backend, TestApp, TestDb};
+
+on_both_backends!(
+    a_full_sync_mirrors_every_job_and_a_second_sync_appends_nothing,
+    an_incremental_sync_appends_exactly_the_edits_made_since,
+    soft_deletes_in_the_crm_deactivate_and_undeletes_reactivate,
+    reconcile_marks_purged_jobs_vanished_only_after_a_complete_scan,
+    runs_of_one_resource_never_overlap,
+    a_sync_of_30000_jobs_gets_past_the_10000_row_window,
+    under_faults_a_full_sync_of_25000_jobs_ends_equal_to_the_crm,
+);
+
+fn request(mode: SyncMode) -> SyncRequest {
+    SyncRequest {
+        resource: SyncResource::Jobs,
+        mode,
+        trigger: SyncTrigger::Manual,
+    }
+}
+
+/// Job events only (the run and cursor record their own).
+fn job_events(events: &[StoredEvent]) -> Vec<&StoredEvent> {
+    events
+        .iter()
+        .filter(|e| e.aggregate_type == "Job")
+        .collect()
+}
+
+async fn sync(engine: &SyncEngine, mode: SyncMode) -> adapters::sync::SyncReport {
+    let report = engine.sync_once(request(mode)).await.expect("sync run");
+    assert_ne!(
+        report.status,
+        SyncStatus::Failed,
+        "run failed: {:?}",
+        report.failure
+    );
+    report
+}
+
+/// Waits until the projections have applied everything appended so far.
+async fn settle(t: &TestDb, app: &TestApp) {
+    app.state
+        .progress
+        .wait_for(last_position(&t.db).await, Duration::from_secs(60))
+        .await
+        .expect("projections caught up");
+}
+
+/// Every mirrored job as the API lists it (inactive ones included), by id.
+async fn mirror_through_the_api(app: &TestApp) -> HashMap<String, Value> {
+    let mut jobs = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/v1/jobs?includeInactive=true&limit=200".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = app.get_internal(&path).await.json().await.unwrap();
+        for job in page["items"].as_array().unwrap() {
+            jobs.insert(job["id"].as_str().unwrap().to_string(), job.clone());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return jobs,
+        }
+    }
+}
+
+/// What the mirror must show for a JobNimbus record, derived from the raw record by the
+/// reference's field meanings (not by our mapping code): blank text is absent, a missing
+/// name falls back to the number, `0` dates are absent, `is_active` defaults to true.
+fn expected_job(raw: &Value) -> Value {
+    let text = |v: &Value| match v {
+        Value::String(s) if !s.trim().is_empty() => json!(s),
+        Value::Number(n) => json!(n.to_string()),
+        _ => Value::Null,
+    };
+    let time = |v: &Value| match v.as_i64() {
+        Some(s) if s > 0 => json!(DateTime::<Utc>::from_timestamp(s, 0).unwrap()),
+        _ => Value::Null,
+    };
+    let number = text(&raw["number"]);
+    let name = match text(&raw["name"]) {
+        Value::Null => number.clone(),
+        name => name,
+    };
+    json!({
+        "id": format!("jobnimbus:{}", raw["jnid"].as_str().unwrap()),
+        "number": number,
+        "name": name,
+        "description": text(&raw["description"]),
+        "status": text(&raw["status_name"]),
+        "workflow": text(&raw["record_type_name"]),
+        "customerName": text(&raw["primary"]["name"]),
+        "contactExternalId": text(&raw["primary"]["id"]),
+        "salesRepName": text(&raw["sales_rep_name"]),
+        "createdAt": time(&raw["date_created"]),
+        "updatedAt": time(&raw["date_updated"]),
+        "statusChangedAt": time(&raw["date_status_change"]),
+        "isActive": raw["is_active"].as_bool().unwrap_or(true),
+        "address": {
+            "line1": text(&raw["address_line1"]),
+            "line2": text(&raw["address_line2"]),
+            "city": text(&raw["city"]),
+            "state": text(&raw["state_text"]),
+            "zip": text(&raw["zip"]),
+            "country": text(&raw["country_name"]),
+        },
+    })
+}
+
+/// Asserts the mirror holds exactly the sandbox's jobs, every compared field equal.
+async fn assert_mirror_equals_crm(app: &TestApp, sandbox: &RunningSandbox) {
+    let mirror = mirror_through_the_api(app).await;
+    let records = sandbox.handle().records(Resource::Jobs);
+    assert_eq!(mirror.len(), records.len(), "one mirror row per CRM job");
+    let mut mismatches = Vec::new();
+    for raw in &records {
+        let expected = expected_job(raw);
+        let id = expected["id"].as_str().unwrap();
+        let Some(actual) = mirror.get(id) else {
+            mismatches.push(format!("{id}: missing from the mirror"));
+            continue;
+        };
+        for (field, want) in expected.as_object().unwrap() {
+            let got = normalise_time(field, &actual[field]);
+            let want = normalise_time(field, want);
+            if got != want {
+                mismatches.push(format!("{id}.{field}: mirror {got} != crm {want}"));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first: {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(10)]
+    );
+}
+
+/// Times compare as instants, whatever RFC 3339 spelling each side used.
+fn normalise_time(field: &str, value: &Value) -> Value {
+    if field.ends_with("At") {
+        if let Some(s) = value.as_str() {
+            let t = DateTime::parse_from_rfc3339(s).expect("RFC 3339 time");
+            return json!(t.timestamp());
+        }
+    }
+    value.clone()
+}
+
+async fn a_full_sync_mirrors_every_job_and_a_second_sync_appends_nothing(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let app = TestApp::spawn(&t).await;
+    let sandbox = crm::jobnimbus(500, 50, FaultConfig::default()).await;
+    let engine = crm::engine(&t, &sandbox);
+
+    let first = sync(&engine, SyncMode::Full).await;
+    assert_eq!(first.status, SyncStatus::Success);
+    assert_eq!(first.outcome.fetched, 500);
+    assert_eq!(first.outcome.created, 500);
+    settle(&t, &app).await;
+    assert_mirror_equals_crm(&app, &sandbox).await;
+
+    let before = job_events(&all_events(&t.db).await).len();
+    let second = sync(&engine, SyncMode::Full).await;
+    assert_eq!(second.outcome.unchanged, 500);
+    assert_eq!(second.outcome.created + second.outcome.updated, 0);
+    assert_eq!(job_events(&all_events(&t.db).await).len(), before);
+}
+
+async fn an_incremental_sync_appends_exactly_the_edits_made_since(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let _app = TestApp::spawn(&t).await;
+    let sandbox = crm::jobnimbus(500, 50, FaultConfig::default()).await;
+    let engine = crm::engine(&t, &sandbox);
+    sync(&engine, SyncMode::Full).await;
+    let before = all_events(&t.db).await.len();
+
+    // 100 distinct jobs get a new description, a minute later than anything synced.
+    sandbox.handle().advance_clock(60);
+    let edited: Vec<String> = sandbox
+        .handle()
+        .records(Resource::Jobs)
+        .iter()
+        .step_by(5)
+        .map(|r| r["jnid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(edited.len(), 100);
+    for jnid in &edited {
+        sandbox
+            .handle()
+            .update(
+                Resource::Jobs,
+                jnid,
+                json!({ "description": format!("edited {jnid}") }),
+            )
+            .unwrap();
+    }
+
+    let report = sync(&engine, SyncMode::Incremental).await;
+    assert!(
+        report.updated_since.is_some(),
+        "incremental runs start at the cursor"
+    );
+    assert_eq!(report.outcome.updated, 100);
+    assert_eq!(report.outcome.created, 0);
+    let events = all_events(&t.db).await;
+    let appended = job_events(&events[before..]);
+    assert_eq!(
+        appended.len(),
+        100,
+        "one event per edited job, nothing else"
+    );
+    let mut changed: Vec<String> = appended
+        .iter()
+        .map(|e| {
+            assert_eq!(e.event_type, "JobSnapshotChanged");
+            let payload: Value = serde_json::from_str(&e.payload).unwrap();
+            let fields = &payload["JobSnapshotChanged"]["changed"];
+            assert_eq!(fields, &json!(["description", "remote_updated_at"]));
+            e.aggregate_id.trim_start_matches("jobnimbus:").to_string()
+        })
+        .collect();
+    changed.sort();
+    let mut expected = edited.clone();
+    expected.sort();
+    assert_eq!(changed, expected);
+}
+
+async fn soft_deletes_in_the_crm_deactivate_and_undeletes_reactivate(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let _app = TestApp::spawn(&t).await;
+    let sandbox = crm::jobnimbus(50, 10, FaultConfig::default()).await;
+    let engine = crm::engine(&t, &sandbox);
+    sync(&engine, SyncMode::Full).await;
+    let jnid = sandbox.handle().random_jnid(Resource::Jobs).unwrap();
+    let before = all_events(&t.db).await.len();
+
+    sandbox.handle().advance_clock(60);
+    sandbox.handle().soft_delete(Resource::Jobs, &jnid).unwrap();
+    sync(&engine, SyncMode::Incremental).await;
+    sandbox.handle().advance_clock(60);
+    sandbox
+        .handle()
+        .update(Resource::Jobs, &jnid, json!({ "is_active": true }))
+        .unwrap();
+    sync(&engine, SyncMode::Incremental).await;
+
+    let events = all_events(&t.db).await;
+    let kinds: Vec<&str> = job_events(&events[before..])
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    // Each save also moved date_updated, hence the snapshot changes.
+    assert_eq!(
+        kinds,
+        [
+            "JobSnapshotChanged",
+            "JobDeactivated",
+            "JobSnapshotChanged",
+            "JobReactivated"
+        ]
+    );
+}
+
+async fn reconcile_marks_purged_jobs_vanished_only_after_a_complete_scan(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let _app = TestApp::spawn(&t).await;
+    let sandbox = crm::jobnimbus(300, 10, FaultConfig::default()).await;
+    let engine = crm::engine(&t, &sandbox);
+    sync(&engine, SyncMode::Full).await;
+    let purged: Vec<String> = sandbox
+        .handle()
+        .records(Resource::Jobs)
+        .iter()
+        .take(3)
+        .map(|r| r["jnid"].as_str().unwrap().to_string())
+        .collect();
+    for jnid in &purged {
+        assert!(sandbox.handle().purge(Resource::Jobs, jnid));
+    }
+
+    // A scan that fails part-way proves nothing about absence.
+    sandbox.handle().set_faults(FaultConfig {
+        server_error: 1.0,
+        ..FaultConfig::default()
+    });
+    let failed = engine
+        .sync_once(request(SyncMode::Reconcile))
+        .await
+        .unwrap();
+    assert_eq!(failed.status, SyncStatus::Failed);
+    assert!(failed.failure.is_some());
+    let vanished = |events: &[StoredEvent]| {
+        events
+            .iter()
+            .filter(|e| e.event_type == "JobVanished")
+            .map(|e| e.aggregate_id.trim_start_matches("jobnimbus:").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(vanished(&all_events(&t.db).await).is_empty());
+
+    sandbox.handle().set_faults(FaultConfig::default());
+    let report = sync(&engine, SyncMode::Reconcile).await;
+    assert_eq!(report.outcome.vanished, 3);
+    assert_eq!(report.outcome.unchanged, 297);
+    let mut got = vanished(&all_events(&t.db).await);
+    got.sort();
+    let mut want = purged.clone();
+    want.sort();
+    assert_eq!(got, want);
+
+    // Marking is idempotent: the next reconcile appends nothing more.
+    let again = sync(&engine, SyncMode::Reconcile).await;
+    assert_eq!(again.outcome.vanished, 0);
+    assert_eq!(vanished(&all_events(&t.db).await).len(), 3);
+}
+
+async fn runs_of_one_resource_never_overlap(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let sandbox = crm::jobnimbus(
+        200,
+        10,
+        FaultConfig {
+            latency: Duration::from_millis(100),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let engine = crm::engine(&t, &sandbox);
+    let other = crm::engine(&t, &sandbox);
+    let (a, b) = tokio::join!(
+        engine.sync_once(request(SyncMode::Full)),
+        // Another engine stands for another instance: the advisory lock (PostgreSQL) or the
+        // process-wide slot (SQLite, one process) must stop it.
+        async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            other.sync_once(request(SyncMode::Full)).await
+        }
+    );
+    let a = a.expect("the first run goes ahead");
+    assert_eq!(a.outcome.created, 200);
+    assert!(
+        matches!(b, Err(SyncError::AlreadyRunning(SyncResource::Jobs))),
+        "the overlapping run must be refused, got {b:?}"
+    );
+    // Once the first run is over, the next one may start.
+    sync(&engine, SyncMode::Incremental).await;
+}
+
+async fn a_sync_of_30000_jobs_gets_past_the_10000_row_window(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let sandbox = crm::jobnimbus(30_000, 10, FaultConfig::default()).await;
+    let engine = crm::engine(&t, &sandbox);
+    let report = sync(&engine, SyncMode::Full).await;
+    assert_eq!(report.outcome.created, 30_000);
+    let events = all_events(&t.db).await;
+    let mut jobs: Vec<&str> = job_events(&events)
+        .iter()
+        .map(|e| e.aggregate_id.as_str())
+        .collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    assert_eq!(jobs.len(), 30_000, "every job, each once");
+}
+
+async fn under_faults_a_full_sync_of_25000_jobs_ends_equal_to_the_crm(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let app = TestApp::spawn(&t).await;
+    let sandbox = crm::jobnimbus(25_000, 10, acceptance_faults()).await;
+    // Smaller pages mean more requests, so every kind of fault really happens.
+    let settings = SyncSettings {
+        page_size: 250,
+        ..SyncSettings::default()
+    };
+    let engine = crm::engine_with(&t, &sandbox, settings);
+
+    sync(&engine, SyncMode::Full).await;
+    // Records edited mid-paging after the pager passed them are left for the next run, as
+    // the pager documents; an incremental run picks them up.
+    sync(&engine, SyncMode::Incremental).await;
+    let stats = sandbox.handle().fault_stats();
+    assert!(stats.bad_gateway + stats.service_unavailable + stats.gateway_timeout > 0);
+    assert!(stats.rate_limited_with_retry_after + stats.rate_limited_without_retry_after > 0);
+    assert!(stats.churned_records > 0, "records changed while paging");
+
+    sandbox.handle().set_faults(FaultConfig {
+        churn: 0.0,
+        ..acceptance_faults()
+    });
+    let before = all_events(&t.db).await;
+    let quiet = sync(&engine, SyncMode::Full).await;
+    settle(&t, &app).await;
+    assert_mirror_equals_crm(&app, &sandbox).await;
+    assert_eq!(
+        job_events(&all_events(&t.db).await).len(),
+        job_events(&before).len(),
+        "a sync of an unchanged CRM appends no job event ({:?})",
+        quiet.outcome
+    );
+}
