@@ -31,6 +31,31 @@ pub struct Settings {
     pub internal_api_key: Option<SecretString>,
     /// Where JobNimbus deep links point (`{base}/job/{jnid}`).
     pub jobnimbus_app_base_url: String,
+    pub jobnimbus: JobNimbusSettings,
+}
+
+/// The JobNimbus connection and its sync schedule (the seed's variable names).
+#[derive(Debug, Clone)]
+pub struct JobNimbusSettings {
+    /// `JOBNIMBUS_API_KEY`; without it there is no JobNimbus sync and the sync endpoints
+    /// answer 503 `jobnimbus_not_configured`.
+    pub api_key: Option<SecretString>,
+    /// `JOBNIMBUS_BASE_URL`, the v1 API root.
+    pub base_url: String,
+    /// `JOBNIMBUS_SYNC_ENABLED` (default true): whether the scheduler runs syncs.
+    pub sync_enabled: bool,
+    /// `JOBNIMBUS_SYNC_CRON` (default `*/15 * * * *`), with a seconds field prepended when
+    /// given the classic five fields, as the scheduler wants six.
+    pub sync_cron: String,
+    /// `JOBNIMBUS_RECONCILE_INTERVAL_HOURS` (default 24): a scheduled run is a full
+    /// reconcile scan when the last complete scan is older than this.
+    pub reconcile_every: Duration,
+    /// `JOBNIMBUS_MIN_REQUEST_INTERVAL_MS` (default 200): client-side pacing, since the API
+    /// documents no limit.
+    pub min_request_interval: Duration,
+    /// `JOBNIMBUS_SYNC_OVERLAP_SECONDS` (default 300): how far before the stored cursor an
+    /// incremental run starts.
+    pub sync_overlap: Duration,
 }
 
 /// One variable that is missing or wrong.
@@ -126,6 +151,7 @@ impl Settings {
         {
             problems.push(problem("JOBNIMBUS_APP_BASE_URL", "must be an http(s) URL"));
         }
+        let jobnimbus = jobnimbus_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -138,6 +164,7 @@ impl Settings {
             read_your_writes_timeout: Duration::from_millis(ryw_ms),
             internal_api_key,
             jobnimbus_app_base_url,
+            jobnimbus,
         })
     }
 
@@ -150,6 +177,58 @@ impl Settings {
         }
     }
 }
+
+fn jobnimbus_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<ConfigProblem>,
+) -> JobNimbusSettings {
+    let base_url = get("JOBNIMBUS_BASE_URL")
+        .unwrap_or_else(|| adapters::jobnimbus::DEFAULT_BASE_URL.to_string());
+    if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
+        problems.push(problem("JOBNIMBUS_BASE_URL", "must be an http(s) URL"));
+    }
+    let sync_enabled = match get("JOBNIMBUS_SYNC_ENABLED").as_deref().map(str::trim) {
+        None | Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(other) => {
+            problems.push(problem(
+                "JOBNIMBUS_SYNC_ENABLED",
+                format!("must be true or false, not `{other}`"),
+            ));
+            true
+        }
+    };
+    let cron = get("JOBNIMBUS_SYNC_CRON").unwrap_or_else(|| DEFAULT_SYNC_CRON.to_string());
+    let sync_cron = match crate::scheduler::six_field_cron(&cron) {
+        Ok(expression) => expression,
+        Err(why) => {
+            problems.push(problem("JOBNIMBUS_SYNC_CRON", why));
+            String::new()
+        }
+    };
+    let hours = parse_or(get, "JOBNIMBUS_RECONCILE_INTERVAL_HOURS", 24u64, problems);
+    let pacing_ms = parse_or(get, "JOBNIMBUS_MIN_REQUEST_INTERVAL_MS", 200u64, problems);
+    let overlap = parse_or(get, "JOBNIMBUS_SYNC_OVERLAP_SECONDS", 300u64, problems);
+    JobNimbusSettings {
+        api_key: get("JOBNIMBUS_API_KEY").map(SecretString::from),
+        base_url,
+        sync_enabled,
+        sync_cron,
+        reconcile_every: Duration::from_secs(hours.saturating_mul(3_600)),
+        min_request_interval: Duration::from_millis(pacing_ms),
+        sync_overlap: Duration::from_secs(overlap),
+    }
+}
+
+impl Default for JobNimbusSettings {
+    /// No key (so no sync), otherwise the documented defaults.
+    fn default() -> Self {
+        jobnimbus_settings(&|_: &str| None, &mut Vec::new())
+    }
+}
+
+/// The seed's schedule: every 15 minutes.
+const DEFAULT_SYNC_CRON: &str = "*/15 * * * *";
 
 fn missing_internal_key() -> ConfigProblem {
     problem(

@@ -2,14 +2,18 @@
 
 use std::time::Duration;
 
+use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
+use adapters::sync::{SyncEngine, SyncSettings};
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
 use poem::Server;
 use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use tokio::task::JoinHandle;
+use tokio_cron_scheduler::JobScheduler;
 
 use crate::config::Settings;
+use crate::scheduler;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -17,6 +21,10 @@ pub enum StartupError {
     Config(#[from] crate::config::ConfigError),
     #[error("cannot open the database: {0}")]
     Database(#[from] StoreError),
+    #[error("cannot set up the JobNimbus client: {0}")]
+    JobNimbus(#[from] adapters::jobnimbus::ClientError),
+    #[error("cannot start the sync scheduler: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -30,6 +38,7 @@ pub struct Application {
     port: u16,
     state: AppState,
     background: BackgroundTasks,
+    scheduler: Option<JobScheduler>,
 }
 
 /// Tasks that live as long as the server: aborted when it stops or its future is dropped.
@@ -51,15 +60,7 @@ impl Application {
         let db = Db::connect(&settings.database, settings.db_max_connections).await?;
         db.migrate().await?;
         let signal = AppendSignal::new();
-        let mut background = Vec::new();
-        if let Db::Postgres(pool) = &db {
-            background.push(signal.spawn_postgres_listener(pool.clone()));
-        }
-        let all = projections::all();
-        let names: Vec<&'static str> = all.iter().map(|p| p.name()).collect();
-        let progress = ProjectionProgress::new(&db, &names);
-        let runner = ProjectionRunner::new(&db, &signal, &progress, RunnerConfig::default());
-        background.extend(runner.spawn(all));
+        let (progress, background) = start_read_side(&db, &signal);
 
         let address = format!("{}:{}", settings.host, settings.port);
         let acceptor = poem::listener::TcpListener::bind(address.clone())
@@ -71,6 +72,29 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .unwrap_or(settings.port);
+        let jobnimbus = sync_engine(settings, &db, &signal)?;
+        let scheduler = match &jobnimbus {
+            Some(engine) if settings.jobnimbus.sync_enabled => Some(
+                scheduler::start(
+                    scheduler::ScheduledSync {
+                        engine: engine.clone(),
+                        db: db.clone(),
+                        reconcile_every: settings.jobnimbus.reconcile_every,
+                        hold_at_least: scheduler::DEFAULT_TICK_HOLD,
+                    },
+                    &settings.jobnimbus.sync_cron,
+                )
+                .await?,
+            ),
+            Some(_) => {
+                tracing::info!("JOBNIMBUS_SYNC_ENABLED=false: no scheduled syncs");
+                None
+            }
+            None => {
+                tracing::info!("JOBNIMBUS_API_KEY is not set: JobNimbus sync is off");
+                None
+            }
+        };
         let state = AppState {
             log: EventLog::new(db.clone()),
             db,
@@ -79,12 +103,14 @@ impl Application {
             read_your_writes_timeout: settings.read_your_writes_timeout,
             internal_api_key,
             jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
+            jobnimbus,
         };
         Ok(Application {
             acceptor,
             port,
             state,
             background: BackgroundTasks(background),
+            scheduler,
         })
     }
 
@@ -99,6 +125,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _background = self.background;
+        let scheduler = self.scheduler;
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 api::routes(self.state.clone()),
@@ -106,9 +133,56 @@ impl Application {
                 Some(Duration::from_secs(10)),
             )
             .await;
+        if let Some(mut scheduler) = scheduler {
+            // A run in progress is cut off with the process; its committed pages stay and
+            // the cursor says where the next run resumes.
+            let _ = scheduler.shutdown().await;
+        }
         self.state.db.close().await;
         result
     }
+}
+
+/// Starts every projection's runner (and, on PostgreSQL, the NOTIFY listener that wakes
+/// them for other instances' writes). The tasks stop when their handles are aborted.
+pub fn start_read_side(
+    db: &Db,
+    signal: &AppendSignal,
+) -> (ProjectionProgress, Vec<JoinHandle<()>>) {
+    let mut tasks = Vec::new();
+    if let Db::Postgres(pool) = db {
+        tasks.push(signal.spawn_postgres_listener(pool.clone()));
+    }
+    let all = projections::all();
+    let names: Vec<&'static str> = all.iter().map(|p| p.name()).collect();
+    let progress = ProjectionProgress::new(db, &names);
+    let runner = ProjectionRunner::new(db, signal, &progress, RunnerConfig::default());
+    tasks.extend(runner.spawn(all));
+    (progress, tasks)
+}
+
+/// The sync engine when `JOBNIMBUS_API_KEY` is set.
+pub fn sync_engine(
+    settings: &Settings,
+    db: &Db,
+    signal: &AppendSignal,
+) -> Result<Option<SyncEngine>, adapters::jobnimbus::ClientError> {
+    let jobnimbus = &settings.jobnimbus;
+    let Some(api_key) = &jobnimbus.api_key else {
+        return Ok(None);
+    };
+    let mut client = ClientConfig::new(jobnimbus.base_url.clone(), api_key.clone());
+    client.min_request_interval = jobnimbus.min_request_interval;
+    let sync = SyncSettings {
+        overlap: jobnimbus.sync_overlap,
+        ..SyncSettings::default()
+    };
+    Ok(Some(SyncEngine::new(
+        db,
+        signal,
+        JobNimbusClient::new(client)?,
+        sync,
+    )))
 }
 
 async fn shutdown_signal() {

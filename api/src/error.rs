@@ -60,6 +60,10 @@ pub enum ApiError {
     /// An unexpected failure; details are in the server log, never in the body.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
+    /// The CRM failed us (unreachable, erroring, or refusing our credentials); what we
+    /// committed before it did stays.
+    #[oai(status = 502, content_type = "application/problem+json")]
+    BadGateway(Json<Problem>),
     /// A dependency (database, CRM) is unavailable; retry later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
@@ -84,6 +88,14 @@ impl ApiError {
 
     pub fn unauthorized(code: &str, detail: impl Into<String>) -> Self {
         ApiError::Unauthorized(Json(Problem::new(StatusCode::UNAUTHORIZED, code, detail)))
+    }
+
+    pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::Conflict(Json(Problem::new(StatusCode::CONFLICT, code, detail)))
+    }
+
+    pub fn bad_gateway(code: &str, detail: impl Into<String>) -> Self {
+        ApiError::BadGateway(Json(Problem::new(StatusCode::BAD_GATEWAY, code, detail)))
     }
 
     pub fn unavailable(code: &str, detail: impl Into<String>) -> Self {

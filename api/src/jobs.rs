@@ -46,6 +46,9 @@ pub struct MirroredJob {
     status_changed_at: Option<DateTime<Utc>>,
     /// False once the CRM soft-deleted the job.
     is_active: bool,
+    /// Set when a complete scan of the CRM no longer listed the job; cleared when it is
+    /// listed again.
+    vanished_at: Option<DateTime<Utc>>,
     /// When a sync first saw the job.
     first_seen_at: DateTime<Utc>,
     /// When a sync last saw a change to the job.
@@ -132,7 +135,9 @@ impl JobsApi {
         updated_to: Query<Option<DateTime<Utc>>>,
         /// Case-insensitive text in the job name, customer name, street or city.
         q: Query<Option<String>>,
-        #[oai(name = "includeInactive", default)] include_inactive: Query<bool>,
+        /// Also list jobs the CRM soft-deleted or no longer lists (hidden by default).
+        #[oai(name = "includeInactive", default)]
+        include_inactive: Query<bool>,
         #[oai(default)] sort: Query<JobSortParam>,
         /// Page size, 1 to 200.
         #[oai(
@@ -229,6 +234,7 @@ fn to_dto(row: JobRow, jobnimbus_base: &str) -> MirroredJob {
         updated_at: row.remote_updated_at,
         status_changed_at: row.status_changed_at,
         is_active: row.is_active,
+        vanished_at: row.vanished_at,
         first_seen_at: row.first_seen_at,
         last_seen_at: row.last_seen_at,
         version: row.version,

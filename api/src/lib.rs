@@ -9,6 +9,7 @@ mod cursor;
 pub mod error;
 mod health;
 mod http_metrics;
+mod integration;
 mod jobs;
 mod state;
 mod sync;
@@ -30,6 +31,7 @@ type Apis = (
     jobs::JobsApi,
     contacts::ContactsApi,
     sync::SyncApi,
+    integration::IntegrationApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -39,6 +41,7 @@ fn service() -> OpenApiService<Apis, ()> {
             jobs::JobsApi,
             contacts::ContactsApi,
             sync::SyncApi,
+            integration::IntegrationApi,
         ),
         TITLE,
         VERSION,

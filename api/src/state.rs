@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use adapters::store::{Db, EventLog};
+use adapters::sync::SyncEngine;
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::ProjectionProgress;
 use secrecy::SecretString;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub internal_api_key: SecretString,
     /// Base of JobNimbus deep links, without a trailing slash.
     pub jobnimbus_app_base_url: String,
+    /// Sync from JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
+    pub jobnimbus: Option<SyncEngine>,
 }

@@ -1,8 +1,11 @@
-//! The sync API: the log of sync runs and the latest run's summary.
+//! The sync API: manual runs (`POST /sync/jobs`, `POST /sync/contacts`), the log of sync runs
+//! and the latest run's summary.
 //!
 //! The seed's `JobSyncLog` fields (`jobId`, `syncType`, `status`, `recordsAffected`,
 //! `errorMessage`, `createdAt`) are kept so its users can switch; ours follow them.
 
+use adapters::store::StoreError;
+use adapters::sync::{SyncError, SyncReport, SyncRequest};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Query;
@@ -62,6 +65,44 @@ pub struct SyncLog {
     updated_since: Option<DateTime<Utc>>,
     /// Pages processed so far.
     pages: u32,
+}
+
+/// What a manual run did: the seed's `{ fetched, created, updated, failed, errors }` plus the
+/// run's details.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SyncRunResult {
+    /// The run's id: its entry in `GET /sync/logs`.
+    run_id: String,
+    status: SyncRunStatus,
+    mode: SyncModeDto,
+    /// Records read from the CRM: created + updated + unchanged + failed.
+    fetched: u64,
+    created: u64,
+    updated: u64,
+    unchanged: u64,
+    /// Records the run could not take; it went on without them.
+    failed: u64,
+    /// Records a reconcile run found missing from the CRM.
+    vanished: u64,
+    /// `<external id>: <reason>` for each failed record, in order, at most the first 100.
+    errors: Vec<String>,
+    /// Lower bound of the CRM's update time asked for; null when the run read everything.
+    updated_since: Option<DateTime<Utc>>,
+    duration_ms: u64,
+    /// True when the job and contact lists and the sync log already showed this run when
+    /// the answer was sent. False when they had not caught up within the server's
+    /// read-your-writes timeout: the run is committed all the same, and they show it shortly.
+    caught_up: bool,
+}
+
+/// How a run that reached its end went: every record taken, or some failed (see `errors`).
+/// A run the CRM stopped is a 502, not a status.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncRunStatus {
+    Success,
+    Partial,
 }
 
 /// A page of the sync log.
@@ -124,6 +165,12 @@ pub enum SyncTriggerDto {
 }
 
 #[derive(ApiResponse)]
+enum RunResponse {
+    #[oai(status = 200)]
+    Ok(Json<SyncRunResult>),
+}
+
+#[derive(ApiResponse)]
 enum SummaryResponse {
     #[oai(status = 200)]
     Ok(Json<SyncLog>),
@@ -137,8 +184,47 @@ enum LogsResponse {
 
 #[OpenApi(prefix_path = "/api/v1", tag = "SyncTags::Sync")]
 impl SyncApi {
-    // Manual runs go here, beside the reads that show their result: `POST /sync/jobs` and
-    // `POST /sync/contacts` (added with the sync engine).
+    /// Sync JobNimbus jobs now.
+    ///
+    /// Answers when the run has ended and the job list shows its result (read-your-writes,
+    /// see `caughtUp`). `mode` defaults to `incremental`, which reads everything on the first
+    /// run. 409 `sync_in_progress` while another jobs run (scheduled or manual) is going; 502
+    /// `jobnimbus_unavailable` when JobNimbus stopped the run (unreachable, failing, or
+    /// rejecting the API key; the run is in the sync log and what it committed stays); 503
+    /// `jobnimbus_not_configured` without `JOBNIMBUS_API_KEY`, `store_unavailable` when the
+    /// database failed.
+    #[oai(path = "/sync/jobs", method = "post", operation_id = "sync_jobs")]
+    async fn sync_jobs(
+        &self,
+        state: Data<&AppState>,
+        _auth: InternalApiKey,
+        /// How much of JobNimbus to read.
+        #[oai(default = "default_mode")]
+        mode: Query<SyncModeDto>,
+    ) -> Result<RunResponse, ApiError> {
+        let result = run_manual(&state, domain::SyncResource::Jobs, mode.0).await?;
+        Ok(RunResponse::Ok(Json(result)))
+    }
+
+    /// Sync JobNimbus contacts now.
+    ///
+    /// As `POST /sync/jobs`, for contacts and the contact list.
+    #[oai(
+        path = "/sync/contacts",
+        method = "post",
+        operation_id = "sync_contacts"
+    )]
+    async fn sync_contacts(
+        &self,
+        state: Data<&AppState>,
+        _auth: InternalApiKey,
+        /// How much of JobNimbus to read.
+        #[oai(default = "default_mode")]
+        mode: Query<SyncModeDto>,
+    ) -> Result<RunResponse, ApiError> {
+        let result = run_manual(&state, domain::SyncResource::Contacts, mode.0).await?;
+        Ok(RunResponse::Ok(Json(result)))
+    }
 
     /// The most recently started sync run (running or ended), of one resource or of any.
     /// 404 `no_sync_yet` when there is none.
@@ -201,6 +287,121 @@ fn default_limit() -> i64 {
     Pagination::DEFAULT_LIMIT
 }
 
+fn default_mode() -> SyncModeDto {
+    SyncModeDto::Incremental
+}
+
+/// One manual run of `resource`, then the read-your-writes wait.
+async fn run_manual(
+    state: &AppState,
+    resource: domain::SyncResource,
+    mode: SyncModeDto,
+) -> Result<SyncRunResult, ApiError> {
+    let engine = state.jobnimbus.clone().ok_or_else(|| {
+        ApiError::unavailable(
+            "jobnimbus_not_configured",
+            "JobNimbus sync is off: JOBNIMBUS_API_KEY is not set",
+        )
+    })?;
+    let request = SyncRequest {
+        resource,
+        mode: mode.into(),
+        trigger: domain::SyncTrigger::Manual,
+    };
+    // On a task of its own: poem drops the handler when the caller hangs up, and a run
+    // dropped halfway would stay RUNNING in the sync log forever. A task runs to its end.
+    let report = tokio::spawn(async move { engine.sync_once(request).await })
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| sync_error(&e))?;
+    // Failed runs wait too, so the run the 502 names is already in the sync log.
+    let caught_up = wait_for_read_models(state, &report).await;
+    let status = match report.status {
+        domain::SyncStatus::Success => SyncRunStatus::Success,
+        domain::SyncStatus::Partial => SyncRunStatus::Partial,
+        domain::SyncStatus::Failed => {
+            let why = report
+                .failure
+                .as_deref()
+                .unwrap_or("no reason was recorded");
+            return Err(ApiError::bad_gateway(
+                "jobnimbus_unavailable",
+                format!(
+                    "sync run {} stopped: {why}. What it committed before stays; \
+                     the run is in the sync log",
+                    report.run_id
+                ),
+            ));
+        }
+        // `sync_once` only reports runs that ended.
+        domain::SyncStatus::Running | domain::SyncStatus::Pending => {
+            return Err(ApiError::internal(&UnfinishedRunReported(report.run_id)));
+        }
+    };
+    let outcome = report.outcome;
+    Ok(SyncRunResult {
+        status,
+        mode,
+        fetched: outcome.fetched,
+        created: outcome.created,
+        updated: outcome.updated,
+        unchanged: outcome.unchanged,
+        failed: outcome.failed,
+        vanished: outcome.vanished,
+        errors: report.errors,
+        updated_since: report.updated_since,
+        duration_ms: u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
+        caught_up,
+        run_id: report.run_id,
+    })
+}
+
+/// Waits, at most the read-your-writes timeout, for every projection to apply the run's last
+/// event. Running out of time is not an error: the run is committed, and a 5xx would invite
+/// a retry that redoes it; the answer says so in `caughtUp` instead.
+async fn wait_for_read_models(state: &AppState, report: &SyncReport) -> bool {
+    let Some(position) = report.last_position else {
+        return true;
+    };
+    match state
+        .progress
+        .wait_for(position, state.read_your_writes_timeout)
+        .await
+    {
+        Ok(()) => true,
+        Err(timed_out) => {
+            tracing::warn!(
+                run_id = %report.run_id,
+                error = %timed_out,
+                "answering a manual sync before the read models caught up"
+            );
+            false
+        }
+    }
+}
+
+fn sync_error(error: &SyncError) -> ApiError {
+    match error {
+        SyncError::AlreadyRunning(resource) => ApiError::conflict(
+            "sync_in_progress",
+            format!(
+                "a {} sync is already running; try again when it has ended \
+                 (see GET /api/v1/sync/summary)",
+                resource.as_str()
+            ),
+        ),
+        // A stored event we cannot read back is a bug, not an outage.
+        SyncError::Store(StoreError::Decode(_)) => ApiError::internal(error),
+        SyncError::Store(_) => {
+            tracing::error!(error.message = %error, error.cause_chain = ?error, "manual sync failed");
+            ApiError::unavailable(
+                "store_unavailable",
+                "the database failed during the sync run; what it committed stays, try again",
+            )
+        }
+    }
+}
+
 fn to_dto(run: SyncRunRow) -> Result<SyncLog, ApiError> {
     let status = match run.status {
         domain::SyncStatus::Running => SyncLogStatus::Running,
@@ -250,6 +451,10 @@ fn to_dto(run: SyncRunRow) -> Result<SyncLog, ApiError> {
 #[error("sync run {0} is in the log but has not started")]
 struct PendingRunInLog(String);
 
+#[derive(Debug, thiserror::Error)]
+#[error("the sync engine reported run {0} before it ended")]
+struct UnfinishedRunReported(String);
+
 impl From<SyncResourceDto> for domain::SyncResource {
     fn from(resource: SyncResourceDto) -> Self {
         match resource {
@@ -264,6 +469,16 @@ impl From<domain::SyncResource> for SyncResourceDto {
         match resource {
             domain::SyncResource::Jobs => SyncResourceDto::Jobs,
             domain::SyncResource::Contacts => SyncResourceDto::Contacts,
+        }
+    }
+}
+
+impl From<SyncModeDto> for domain::SyncMode {
+    fn from(mode: SyncModeDto) -> Self {
+        match mode {
+            SyncModeDto::Full => domain::SyncMode::Full,
+            SyncModeDto::Incremental => domain::SyncMode::Incremental,
+            SyncModeDto::Reconcile => domain::SyncMode::Reconcile,
         }
     }
 }

@@ -1,16 +1,16 @@
 //! The command line: each subcommand is a thin wrapper over library code.
 
 mod bench;
+mod demo;
+mod import;
 mod replay;
 mod sandbox;
 mod sync_bench;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use adapters::store::{DatabaseTarget, Db};
+use adapters::store::Db;
 use clap::{Parser, Subcommand};
-use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Settings;
 use crate::startup::Application;
@@ -38,10 +38,14 @@ pub struct Cli {
 enum Command {
     /// Run the HTTP API and the projections (migrates the database first).
     Serve,
-    /// Run a local demo on an embedded SQLite database (./data/demo.db), no credentials needed.
+    /// Run a local demo, no credentials needed: a sandbox JobNimbus, an embedded SQLite
+    /// database (./data/demo.db, started afresh), the server and a first import.
     Demo,
     /// Apply database migrations and exit.
     Migrate,
+    /// Import every JobNimbus job and contact (JOBNIMBUS_API_KEY) into the event store and
+    /// the mirror, with a progress bar; run again after an interruption to resume.
+    Import(import::ImportArgs),
     /// Drop every read model and rebuild it from the first event, with a progress bar.
     ///
     /// On PostgreSQL, fails if a running server instance holds a projection: stop servers
@@ -69,21 +73,10 @@ impl Cli {
                 print!("{}", api::spec_yaml());
                 ExitCode::SUCCESS
             }
-            Command::Serve => {
-                with_settings_from(Settings::from_env_for_serving(), |s| serve(s, "serve")).await
-            }
-            Command::Demo => {
-                with_settings(|mut s| {
-                    s.database = DatabaseTarget::Sqlite(PathBuf::from("./data/demo.db"));
-                    // The demo needs no credentials: invent the internal key and show it.
-                    s.internal_api_key.get_or_insert_with(|| {
-                        SecretString::from(format!("demo-{}", uuid::Uuid::new_v4().simple()))
-                    });
-                    serve(s, "demo")
-                })
-                .await
-            }
+            Command::Serve => with_settings_from(Settings::from_env_for_serving(), serve).await,
+            Command::Demo => with_settings(demo::run).await,
             Command::Migrate => with_settings(migrate).await,
+            Command::Import(args) => with_settings(move |s| import::run(s, args)).await,
             Command::Replay { batch_size } => {
                 with_settings(move |s| replay::run(s, batch_size)).await
             }
@@ -138,27 +131,10 @@ where
     }
 }
 
-async fn serve(settings: Settings, mode: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let app = Application::build(&settings).await?;
     let base = format!("http://{}:{}", settings.host, app.port());
-    tracing::info!(mode, database = ?settings.database, %base, "unified-crm listening");
-    if mode == "demo" {
-        // The demo's whole point is these URLs, so they go to stdout for the person.
-        println!("unified-crm demo is running on an embedded SQLite database (./data/demo.db)");
-        println!("  API docs:   {base}/docs");
-        println!("  OpenAPI:    {base}/openapi.json");
-        println!("  Readiness:  {base}/health/ready");
-        println!("  Metrics:    {base}/metrics");
-        if let Some(key) = &settings.internal_api_key {
-            // The demo's own throw-away key: the person needs it to call the API.
-            println!("  Mirrored jobs (needs the demo's internal key):");
-            println!(
-                "    curl -H 'x-internal-api-key: {}' '{base}/api/v1/jobs?limit=5'",
-                key.expose_secret()
-            );
-        }
-        println!("Press Ctrl-C to stop.");
-    }
+    tracing::info!(database = ?settings.database, %base, "unified-crm listening");
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -8,7 +8,6 @@ use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog};
 use adapters::sync::{SyncEngine, SyncReport, SyncRequest, SyncSettings};
 use domain::{SyncMode, SyncResource, SyncTrigger};
-use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use secrecy::SecretString;
 
 use super::bench::connection_tls;
@@ -30,15 +29,7 @@ pub async fn run(db: &Db, jobs: usize) -> Result<(), Box<dyn std::error::Error>>
     let sandbox = SandboxJobNimbus::start(config).await?;
 
     let signal = AppendSignal::new();
-    let mut background = Vec::new();
-    if let Db::Postgres(pool) = db {
-        background.push(signal.spawn_postgres_listener(pool.clone()));
-    }
-    let all = projections::all();
-    let names: Vec<&'static str> = all.iter().map(|p| p.name()).collect();
-    let progress = ProjectionProgress::new(db, &names);
-    let runner = ProjectionRunner::new(db, &signal, &progress, RunnerConfig::default());
-    background.extend(runner.spawn(all));
+    let (progress, background) = crate::startup::start_read_side(db, &signal);
 
     // Production paces at 5 requests/s because the real API documents no limit; a loopback
     // sandbox has nothing to protect, and pacing would measure the pacer, not the sync.

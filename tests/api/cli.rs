@@ -1,14 +1,17 @@
 //! The command line as an operator meets it.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use adapters::store::{BatchExecutor, DatabaseTarget};
+use adapters::jobnimbus::sandbox::FaultConfig;
+use adapters::store::{BatchExecutor, DatabaseTarget, EventLog};
 use domain::Job;
 use secrecy::ExposeSecret;
 
 use crate::projections::mirror_rows;
 use crate::support::fixtures::pulled;
-use crate::support::{Backend, TestDb};
+use crate::support::{crm, Backend, TestDb};
 
 fn unified_crm() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_unified-crm"));
@@ -32,6 +35,7 @@ fn help_explains_each_subcommand() {
         ("openapi", "Print the OpenAPI specification"),
         ("bench", "Measure throughput"),
         ("sandbox", "sandbox JobNimbus"),
+        ("import", "Import every JobNimbus job and contact"),
     ] {
         assert!(
             help.contains(command) && help.contains(words),
@@ -105,7 +109,10 @@ fn log_format_json_writes_one_json_object_per_line() {
     }
 }
 
-on_both_backends!(replay_command_rebuilds_the_mirror_and_prints_a_summary);
+on_both_backends!(
+    replay_command_rebuilds_the_mirror_and_prints_a_summary,
+    import_resumes_after_an_interruption_and_ends_with_every_record,
+);
 
 async fn replay_command_rebuilds_the_mirror_and_prints_a_summary(backend: Backend) {
     let t = TestDb::new(backend).await;
@@ -114,10 +121,7 @@ async fn replay_command_rebuilds_the_mirror_and_prints_a_summary(backend: Backen
         .execute((0..120).map(|i| pulled(i, "Lead", true, 0)).collect())
         .await
         .unwrap();
-    let url = match t.target() {
-        DatabaseTarget::Postgres(url) => url.expose_secret().to_string(),
-        DatabaseTarget::Sqlite(path) => format!("sqlite:{}", path.display()),
-    };
+    let url = database_url(&t);
 
     let output = unified_crm()
         .args(["replay", "--batch-size", "50"])
@@ -138,4 +142,149 @@ async fn replay_command_rebuilds_the_mirror_and_prints_a_summary(backend: Backen
         "{stdout}"
     );
     assert_eq!(mirror_rows(&t.db).await.len(), 120);
+}
+
+fn database_url(t: &TestDb) -> String {
+    match t.target() {
+        DatabaseTarget::Postgres(url) => url.expose_secret().to_string(),
+        DatabaseTarget::Sqlite(path) => format!("sqlite:{}", path.display()),
+    }
+}
+
+async fn import_resumes_after_an_interruption_and_ends_with_every_record(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    // Slow pages, so the import can be killed between them.
+    let sandbox = crm::jobnimbus(
+        5_000,
+        300,
+        FaultConfig {
+            latency: Duration::from_millis(300),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let import = || {
+        let mut command = unified_crm();
+        command
+            .arg("import")
+            .env("DATABASE_URL", database_url(&t))
+            .env("JOBNIMBUS_API_KEY", crm::SANDBOX_KEY)
+            .env("JOBNIMBUS_BASE_URL", sandbox.base_url())
+            .env("JOBNIMBUS_MIN_REQUEST_INTERVAL_MS", "0");
+        command
+    };
+    let jobs = |db: adapters::store::Db| async move {
+        EventLog::new(db).aggregate_ids("Job").await.unwrap().len()
+    };
+    let cursor_moves = |db: adapters::store::Db| async move {
+        EventLog::new(db).count_of_type("SyncCursor").await.unwrap()
+    };
+
+    // Killed once its first page of jobs is committed and the cursor moved past it.
+    let mut first = import()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while cursor_moves(t.db.clone()).await < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no page committed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = jobs(t.db.clone()).await;
+    assert!(before < 5_000, "killed before the end ({before} jobs)");
+
+    let output = import().output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("jobs: continuing from"), "{stdout}");
+    assert_eq!(
+        jobs(t.db.clone()).await,
+        5_000,
+        "every job, each recorded once"
+    );
+    let fetched: u64 = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("jobs "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no jobs summary in {stdout}"));
+    assert!(fetched < 5_000, "resumed, not restarted: fetched {fetched}");
+    assert!(stdout.contains("contacts"), "{stdout}");
+    assert_eq!(
+        EventLog::new(t.db.clone())
+            .aggregate_ids("Contact")
+            .await
+            .unwrap()
+            .len(),
+        300
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_imports_from_its_sandbox_and_its_printed_curl_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = unified_crm()
+        .arg("demo")
+        .env("PORT", "0")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = demo.stdout.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    while !printed
+        .iter()
+        .any(|l: &String| l.starts_with("Press Ctrl-C"))
+    {
+        match lines_rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => printed.push(line),
+            Err(_) => {
+                let _ = demo.kill();
+                panic!("demo did not finish starting: {printed:?}");
+            }
+        }
+    }
+    let curl = printed
+        .iter()
+        .find(|l| l.contains("curl -H") && l.contains("/api/v1/jobs"))
+        .unwrap_or_else(|| panic!("no jobs curl in {printed:?}"));
+    // curl -H 'x-internal-api-key: KEY' 'URL'
+    let quoted: Vec<&str> = curl.split('\'').collect();
+    let key = quoted[1].trim_start_matches("x-internal-api-key: ");
+    let url = quoted[3];
+
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("x-internal-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap();
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().unwrap().len(), 5, "{body}");
+    assert!(printed
+        .iter()
+        .any(|l| l.contains("jobs") && l.contains("created")));
 }

@@ -22,7 +22,8 @@ on_both_backends!(
     reconcile_marks_purged_jobs_vanished_only_after_a_complete_scan,
     runs_of_one_resource_never_overlap,
     a_sync_of_30000_jobs_gets_past_the_10000_row_window,
-    under_faults_a_full_sync_of_25000_jobs_ends_equal_to_the_crm,
+    under_faults_a_full_sync_of_25000_jobs_and_10000_contacts_ends_equal_to_the_crm,
+    contacts_sync_like_jobs_and_vanish_only_after_a_complete_scan,
 );
 
 fn request(mode: SyncMode) -> SyncRequest {
@@ -42,7 +43,20 @@ fn job_events(events: &[StoredEvent]) -> Vec<&StoredEvent> {
 }
 
 async fn sync(engine: &SyncEngine, mode: SyncMode) -> adapters::sync::SyncReport {
-    let report = engine.sync_once(request(mode)).await.expect("sync run");
+    sync_resource(engine, SyncResource::Jobs, mode).await
+}
+
+async fn sync_resource(
+    engine: &SyncEngine,
+    resource: SyncResource,
+    mode: SyncMode,
+) -> adapters::sync::SyncReport {
+    let request = SyncRequest {
+        resource,
+        mode,
+        trigger: SyncTrigger::Manual,
+    };
+    let report = engine.sync_once(request).await.expect("sync run");
     assert_ne!(
         report.status,
         SyncStatus::Failed,
@@ -61,18 +75,24 @@ async fn settle(t: &TestDb, app: &TestApp) {
         .expect("projections caught up");
 }
 
-/// Every mirrored job as the API lists it (inactive ones included), by id.
-async fn mirror_through_the_api(app: &TestApp) -> HashMap<String, Value> {
+/// Every mirrored record of `collection` ("jobs" or "contacts") as the API lists it
+/// (inactive ones included), by id.
+async fn mirror_through_the_api(app: &TestApp, collection: &str) -> HashMap<String, Value> {
     let mut jobs = HashMap::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut path = "/api/v1/jobs?includeInactive=true&limit=200".to_string();
+        let mut path = format!("/api/v1/{collection}?includeInactive=true&limit=200");
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
         let page: Value = app.get_internal(&path).await.json().await.unwrap();
-        for job in page["items"].as_array().unwrap() {
-            jobs.insert(job["id"].as_str().unwrap().to_string(), job.clone());
+        // Rows of records the CRM no longer lists stay in the mirror, marked; the CRM side
+        // of the comparison cannot hold them.
+        for record in page["items"].as_array().unwrap() {
+            if record.get("vanishedAt").is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            jobs.insert(record["id"].as_str().unwrap().to_string(), record.clone());
         }
         match page["nextCursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
@@ -81,19 +101,38 @@ async fn mirror_through_the_api(app: &TestApp) -> HashMap<String, Value> {
     }
 }
 
-/// What the mirror must show for a JobNimbus record, derived from the raw record by the
-/// reference's field meanings (not by our mapping code): blank text is absent, a missing
-/// name falls back to the number, `0` dates are absent, `is_active` defaults to true.
-fn expected_job(raw: &Value) -> Value {
-    let text = |v: &Value| match v {
+/// Text as the mirror keeps it: blank is absent, numbers are their digits.
+fn text(v: &Value) -> Value {
+    match v {
         Value::String(s) if !s.trim().is_empty() => json!(s),
         Value::Number(n) => json!(n.to_string()),
         _ => Value::Null,
-    };
-    let time = |v: &Value| match v.as_i64() {
+    }
+}
+
+/// Unix seconds as an instant; JobNimbus writes `0` for "never".
+fn time(v: &Value) -> Value {
+    match v.as_i64() {
         Some(s) if s > 0 => json!(DateTime::<Utc>::from_timestamp(s, 0).unwrap()),
         _ => Value::Null,
-    };
+    }
+}
+
+fn expected_address(raw: &Value) -> Value {
+    json!({
+        "line1": text(&raw["address_line1"]),
+        "line2": text(&raw["address_line2"]),
+        "city": text(&raw["city"]),
+        "state": text(&raw["state_text"]),
+        "zip": text(&raw["zip"]),
+        "country": text(&raw["country_name"]),
+    })
+}
+
+/// What the mirror must show for a JobNimbus job, derived from the raw record by the
+/// reference's field meanings (not by our mapping code): blank text is absent, a missing
+/// name falls back to the number, `0` dates are absent, `is_active` defaults to true.
+fn expected_job(raw: &Value) -> Value {
     let number = text(&raw["number"]);
     let name = match text(&raw["name"]) {
         Value::Null => number.clone(),
@@ -113,25 +152,66 @@ fn expected_job(raw: &Value) -> Value {
         "updatedAt": time(&raw["date_updated"]),
         "statusChangedAt": time(&raw["date_status_change"]),
         "isActive": raw["is_active"].as_bool().unwrap_or(true),
-        "address": {
-            "line1": text(&raw["address_line1"]),
-            "line2": text(&raw["address_line2"]),
-            "city": text(&raw["city"]),
-            "state": text(&raw["state_text"]),
-            "zip": text(&raw["zip"]),
-            "country": text(&raw["country_name"]),
-        },
+        "address": expected_address(raw),
+    })
+}
+
+/// The same for a contact; the display name falls back to "first last", then the company.
+fn expected_contact(raw: &Value) -> Value {
+    let first = text(&raw["first_name"]);
+    let last = text(&raw["last_name"]);
+    let full = match (first.as_str(), last.as_str()) {
+        (Some(f), Some(l)) => json!(format!("{f} {l}")),
+        (Some(one), None) | (None, Some(one)) => json!(one),
+        (None, None) => Value::Null,
+    };
+    let display = [text(&raw["display_name"]), full, text(&raw["company"])]
+        .into_iter()
+        .find(|v| !v.is_null())
+        .unwrap_or(Value::Null);
+    json!({
+        "id": format!("jobnimbus:{}", raw["jnid"].as_str().unwrap()),
+        "number": text(&raw["number"]),
+        "firstName": first,
+        "lastName": last,
+        "displayName": display,
+        "company": text(&raw["company"]),
+        "email": text(&raw["email"]),
+        "homePhone": text(&raw["home_phone"]),
+        "mobilePhone": text(&raw["mobile_phone"]),
+        "workPhone": text(&raw["work_phone"]),
+        "status": text(&raw["status_name"]),
+        "workflow": text(&raw["record_type_name"]),
+        "sourceName": text(&raw["source_name"]),
+        "salesRepName": text(&raw["sales_rep_name"]),
+        "createdAt": time(&raw["date_created"]),
+        "updatedAt": time(&raw["date_updated"]),
+        "isActive": raw["is_active"].as_bool().unwrap_or(true),
+        "address": expected_address(raw),
     })
 }
 
 /// Asserts the mirror holds exactly the sandbox's jobs, every compared field equal.
 async fn assert_mirror_equals_crm(app: &TestApp, sandbox: &RunningSandbox) {
-    let mirror = mirror_through_the_api(app).await;
-    let records = sandbox.handle().records(Resource::Jobs);
-    assert_eq!(mirror.len(), records.len(), "one mirror row per CRM job");
+    assert_collection_equals_crm(app, sandbox, Resource::Jobs).await;
+}
+
+/// Asserts the mirror of `resource` (jobs or contacts) holds exactly the sandbox's records.
+async fn assert_collection_equals_crm(app: &TestApp, sandbox: &RunningSandbox, resource: Resource) {
+    let (collection, expect): (&str, fn(&Value) -> Value) = match resource {
+        Resource::Contacts => ("contacts", expected_contact),
+        _ => ("jobs", expected_job),
+    };
+    let mirror = mirror_through_the_api(app, collection).await;
+    let records = sandbox.handle().records(resource);
+    assert_eq!(
+        mirror.len(),
+        records.len(),
+        "one {collection} row per CRM record"
+    );
     let mut mismatches = Vec::new();
     for raw in &records {
-        let expected = expected_job(raw);
+        let expected = expect(raw);
         let id = expected["id"].as_str().unwrap();
         let Some(actual) = mirror.get(id) else {
             mismatches.push(format!("{id}: missing from the mirror"));
@@ -380,10 +460,12 @@ async fn a_sync_of_30000_jobs_gets_past_the_10000_row_window(backend: Backend) {
     assert_eq!(jobs.len(), 30_000, "every job, each once");
 }
 
-async fn under_faults_a_full_sync_of_25000_jobs_ends_equal_to_the_crm(backend: Backend) {
+async fn under_faults_a_full_sync_of_25000_jobs_and_10000_contacts_ends_equal_to_the_crm(
+    backend: Backend,
+) {
     let t = TestDb::new(backend).await;
     let app = TestApp::spawn(&t).await;
-    let sandbox = crm::jobnimbus(25_000, 10, acceptance_faults()).await;
+    let sandbox = crm::jobnimbus(25_000, 10_000, acceptance_faults()).await;
     // Smaller pages mean more requests, so every kind of fault really happens.
     let settings = SyncSettings {
         page_size: 250,
@@ -391,10 +473,12 @@ async fn under_faults_a_full_sync_of_25000_jobs_ends_equal_to_the_crm(backend: B
     };
     let engine = crm::engine_with(&t, &sandbox, settings);
 
-    sync(&engine, SyncMode::Full).await;
-    // Records edited mid-paging after the pager passed them are left for the next run, as
-    // the pager documents; an incremental run picks them up.
-    sync(&engine, SyncMode::Incremental).await;
+    for resource in [SyncResource::Jobs, SyncResource::Contacts] {
+        sync_resource(&engine, resource, SyncMode::Full).await;
+        // Records edited mid-paging after the pager passed them are left for the next run,
+        // as the pager documents; an incremental run picks them up.
+        sync_resource(&engine, resource, SyncMode::Incremental).await;
+    }
     let stats = sandbox.handle().fault_stats();
     assert!(stats.bad_gateway + stats.service_unavailable + stats.gateway_timeout > 0);
     assert!(stats.rate_limited_with_retry_after + stats.rate_limited_without_retry_after > 0);
@@ -405,13 +489,59 @@ async fn under_faults_a_full_sync_of_25000_jobs_ends_equal_to_the_crm(backend: B
         ..acceptance_faults()
     });
     let before = all_events(&t.db).await;
-    let quiet = sync(&engine, SyncMode::Full).await;
+    let quiet_jobs = sync_resource(&engine, SyncResource::Jobs, SyncMode::Full).await;
+    let quiet_contacts = sync_resource(&engine, SyncResource::Contacts, SyncMode::Full).await;
     settle(&t, &app).await;
-    assert_mirror_equals_crm(&app, &sandbox).await;
+    assert_collection_equals_crm(&app, &sandbox, Resource::Jobs).await;
+    assert_collection_equals_crm(&app, &sandbox, Resource::Contacts).await;
+    let records = |events: &[StoredEvent]| {
+        events
+            .iter()
+            .filter(|e| e.aggregate_type == "Job" || e.aggregate_type == "Contact")
+            .count()
+    };
     assert_eq!(
-        job_events(&all_events(&t.db).await).len(),
-        job_events(&before).len(),
-        "a sync of an unchanged CRM appends no job event ({:?})",
-        quiet.outcome
+        records(&all_events(&t.db).await),
+        records(&before),
+        "a sync of an unchanged CRM appends no record event ({:?}, {:?})",
+        quiet_jobs.outcome,
+        quiet_contacts.outcome
     );
+}
+
+async fn contacts_sync_like_jobs_and_vanish_only_after_a_complete_scan(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let app = TestApp::spawn(&t).await;
+    let sandbox = crm::jobnimbus(20, 300, FaultConfig::default()).await;
+    let engine = crm::engine(&t, &sandbox);
+    let first = sync_resource(&engine, SyncResource::Contacts, SyncMode::Full).await;
+    assert_eq!(first.outcome.created, 300);
+
+    let gone = sandbox.handle().random_jnid(Resource::Contacts).unwrap();
+    assert!(sandbox.handle().purge(Resource::Contacts, &gone));
+    let incremental = sync_resource(&engine, SyncResource::Contacts, SyncMode::Incremental).await;
+    assert_eq!(
+        incremental.outcome.vanished, 0,
+        "an incremental run proves no absence"
+    );
+    let reconcile = sync_resource(&engine, SyncResource::Contacts, SyncMode::Reconcile).await;
+    assert_eq!(reconcile.outcome.vanished, 1);
+    let vanished: Vec<String> = all_events(&t.db)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "ContactVanished")
+        .map(|e| e.aggregate_id)
+        .collect();
+    assert_eq!(vanished, [format!("jobnimbus:{gone}")]);
+
+    settle(&t, &app).await;
+    // The vanished contact stays in the mirror, marked, and hidden from the default list.
+    let shown = app.get_internal("/api/v1/contacts?limit=200").await;
+    let shown: Value = shown.json().await.unwrap();
+    assert!(shown["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["id"] != json!(format!("jobnimbus:{gone}"))));
+    assert_collection_equals_crm(&app, &sandbox, Resource::Contacts).await;
 }

@@ -14,6 +14,8 @@ pub enum LockKind {
     Projection = 1,
     /// One sync run per CRM resource across instances.
     SyncRun = 2,
+    /// One instance per scheduled tick.
+    ScheduledTick = 3,
 }
 
 impl LockKind {
@@ -21,6 +23,7 @@ impl LockKind {
         match self {
             LockKind::Projection => "projection",
             LockKind::SyncRun => "sync",
+            LockKind::ScheduledTick => "tick",
         }
     }
 }

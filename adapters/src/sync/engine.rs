@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::slot::RunSlot;
 use super::tally::tally_page;
-use super::target::{Jobs, SyncTarget};
+use super::target::{Contacts, Jobs, SyncTarget};
 use crate::jobnimbus::{ClientError, JobNimbusClient, Page};
 use crate::store::{
     AppendSignal, BatchCommand, BatchExecutor, CommandOutcome, Db, EventLog, LogPosition,
@@ -89,8 +89,6 @@ pub const MAX_REPORTED_ERRORS: usize = 100;
 pub enum SyncError {
     #[error("a {} sync is already running", .0.as_str())]
     AlreadyRunning(SyncResource),
-    #[error("sync of {} is not available yet", .0.as_str())]
-    Unsupported(SyncResource),
     #[error("the event store failed during the sync run: {0}")]
     Store(#[from] StoreError),
 }
@@ -130,6 +128,13 @@ impl SyncEngine {
         &self.client
     }
 
+    /// Where `resource` stands: its resume point and its last complete scan.
+    pub async fn cursor(&self, resource: SyncResource) -> Result<SyncCursor, StoreError> {
+        BatchExecutor::<SyncCursor>::new(&self.db, &self.signal)
+            .load_one(&resource.cursor_id(CrmSource::JobNimbus))
+            .await
+    }
+
     /// One sync run. Fails with `AlreadyRunning` if a run of the same resource is in progress
     /// in this process or in another instance on the same PostgreSQL. A CRM failure mid-run
     /// is not an error: the run is recorded as failed and the report says why.
@@ -158,7 +163,7 @@ impl SyncEngine {
         let result = async {
             match request.resource {
                 SyncResource::Jobs => self.run::<Jobs>(request, run_id, progress).await,
-                SyncResource::Contacts => Err(SyncError::Unsupported(SyncResource::Contacts)),
+                SyncResource::Contacts => self.run::<Contacts>(request, run_id, progress).await,
             }
         }
         .instrument(span)

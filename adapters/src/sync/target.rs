@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use domain::{Job, JobCommand, JobEvent};
+use domain::{Contact, ContactCommand, ContactEvent, Job, JobCommand, JobEvent};
 
-use crate::jobnimbus::{ClientError, JobNimbusClient, PulledJob, UpdatedSincePager};
+use crate::jobnimbus::{ClientError, JobNimbusClient, PulledContact, PulledJob, UpdatedSincePager};
 
 /// A kind of JobNimbus record the engine can sync: how to page it and which command each
 /// record becomes.
@@ -74,5 +74,48 @@ impl SyncTarget for Jobs {
 
     fn is_vanishing(event: &JobEvent) -> bool {
         matches!(event, JobEvent::JobVanished { .. })
+    }
+}
+
+pub(crate) struct Contacts;
+
+impl SyncTarget for Contacts {
+    type Aggregate = Contact;
+    type Pulled = PulledContact;
+
+    fn pager(
+        client: &JobNimbusClient,
+        since: Option<DateTime<Utc>>,
+        page_size: u32,
+    ) -> Result<UpdatedSincePager<PulledContact>, ClientError> {
+        client.contacts_updated_since(since, page_size)
+    }
+
+    fn jnid(pulled: &PulledContact) -> &str {
+        &pulled.jnid
+    }
+
+    fn aggregate_id(pulled: &PulledContact) -> String {
+        pulled.id.to_string()
+    }
+
+    fn record_command(pulled: PulledContact, observed_at: DateTime<Utc>) -> ContactCommand {
+        ContactCommand::RecordPulledSnapshot {
+            snapshot: pulled.snapshot,
+            is_active: pulled.is_active,
+            observed_at,
+        }
+    }
+
+    fn vanish_command(observed_at: DateTime<Utc>) -> ContactCommand {
+        ContactCommand::RecordVanished { observed_at }
+    }
+
+    fn is_creation(event: &ContactEvent) -> bool {
+        matches!(event, ContactEvent::ContactSnapshotRecorded { .. })
+    }
+
+    fn is_vanishing(event: &ContactEvent) -> bool {
+        matches!(event, ContactEvent::ContactVanished { .. })
     }
 }

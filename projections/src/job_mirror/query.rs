@@ -53,6 +53,8 @@ pub struct JobRow {
     pub remote_updated_at: Option<DateTime<Utc>>,
     pub status_changed_at: Option<DateTime<Utc>>,
     pub is_active: bool,
+    /// Set while the last complete scan of the CRM did not list the job.
+    pub vanished_at: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub version: i64,
@@ -81,11 +83,12 @@ const TABLE: Table = Table {
     columns: "job_id, source, external_id, number, name, description, status, workflow,
         customer_name, contact_external_id, address_line1, address_line2, city, state, zip,
         country, sales_rep_name, remote_created_at, remote_updated_at, status_changed_at,
-        is_active, first_seen_at, last_seen_at, version",
+        is_active, vanished_at, first_seen_at, last_seen_at, version",
     id_column: "job_id",
     name_column: "name",
     searched: &["name", "customer_name", "address_line1", "city"],
-    listed_by_default: "is_active = true",
+    // A vanished job is as gone as a soft-deleted one for a default listing.
+    listed_by_default: "is_active = true and vanished_at is null",
 };
 
 /// One page of jobs matching `query`, in its order, after `query.after`.

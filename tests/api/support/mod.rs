@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use adapters::store::{AppendSignal, DatabaseTarget, Db, ScratchDatabase};
 use secrecy::SecretString;
-use unified_crm::config::{LogFormat, Settings};
+use unified_crm::config::{JobNimbusSettings, LogFormat, Settings};
 use unified_crm::startup::Application;
 
 /// The `x-internal-api-key` of test servers.
@@ -101,6 +101,7 @@ impl TestDb {
             read_your_writes_timeout: Duration::from_secs(10),
             internal_api_key: Some(SecretString::from(INTERNAL_KEY)),
             jobnimbus_app_base_url: "https://app.jobnimbus.com".to_string(),
+            jobnimbus: JobNimbusSettings::default(),
         }
     }
 }
@@ -136,7 +137,25 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(test_db: &TestDb) -> TestApp {
-        let app = Application::build(&test_db.settings())
+        Self::spawn_with(test_db.settings()).await
+    }
+
+    /// A server whose JobNimbus is `sandbox` (no schedule: tests trigger syncs themselves,
+    /// and no pacing: the sandbox is local).
+    pub async fn spawn_with_jobnimbus(
+        test_db: &TestDb,
+        sandbox: &adapters::jobnimbus::sandbox::RunningSandbox,
+    ) -> TestApp {
+        let mut settings = test_db.settings();
+        settings.jobnimbus.api_key = Some(SecretString::from(crm::SANDBOX_KEY));
+        settings.jobnimbus.base_url = sandbox.base_url();
+        settings.jobnimbus.sync_enabled = false;
+        settings.jobnimbus.min_request_interval = Duration::ZERO;
+        Self::spawn_with(settings).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> TestApp {
+        let app = Application::build(&settings)
             .await
             .expect("build the application");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -154,6 +173,16 @@ impl TestApp {
     pub async fn get_internal(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))
+            .header("x-internal-api-key", INTERNAL_KEY)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POST without a body, with the internal API key.
+    pub async fn post_internal(&self, path: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
             .header("x-internal-api-key", INTERNAL_KEY)
             .send()
             .await

@@ -1,0 +1,112 @@
+//! `unified-crm demo`: everything on one machine with no credentials — a sandbox JobNimbus
+//! on loopback, an embedded SQLite database, the server, and a first import — then the URLs
+//! and a ready-to-paste curl.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use adapters::jobnimbus::sandbox::{SandboxConfig, SandboxJobNimbus};
+use adapters::store::DatabaseTarget;
+use adapters::sync::{SyncReport, SyncRequest};
+use domain::{SyncMode, SyncResource, SyncTrigger};
+use secrecy::SecretString;
+
+use crate::config::Settings;
+use crate::startup::Application;
+
+/// The demo's database. Started afresh every run: the sandbox's data is generated anew, so
+/// an old mirror would describe a CRM that no longer exists.
+const DEMO_DB: &str = "./data/demo.db";
+
+pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    remove_database(Path::new(DEMO_DB))?;
+    settings.database = DatabaseTarget::Sqlite(PathBuf::from(DEMO_DB));
+    // Throw-away keys, shown to the person because they need them to call the APIs.
+    let internal_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    let sandbox_key = format!("sandbox-{}", uuid::Uuid::new_v4().simple());
+    settings.internal_api_key = Some(SecretString::from(internal_key.clone()));
+
+    let sandbox = SandboxJobNimbus::start(SandboxConfig::new(sandbox_key.clone(), 42)).await?;
+    settings.jobnimbus.api_key = Some(SecretString::from(sandbox_key.clone()));
+    settings.jobnimbus.base_url = sandbox.base_url();
+    // A loopback sandbox needs no protecting from us.
+    settings.jobnimbus.min_request_interval = Duration::ZERO;
+
+    let app = Application::build(&settings).await?;
+    let base = format!("http://{}:{}", settings.host, app.port());
+    let state = app.state().clone();
+    let engine = state
+        .jobnimbus
+        .clone()
+        .ok_or("the demo's JobNimbus sync is not configured")?;
+    let server = tokio::spawn(app.run_until_stopped());
+
+    println!("unified-crm demo: first import from the sandbox JobNimbus…");
+    let mut last = None;
+    for resource in [SyncResource::Jobs, SyncResource::Contacts] {
+        let report = engine
+            .sync_once(SyncRequest {
+                resource,
+                mode: SyncMode::Incremental,
+                trigger: SyncTrigger::Import,
+            })
+            .await?;
+        print_import(&report);
+        last = report.last_position.or(last);
+    }
+    if let Some(position) = last {
+        state
+            .progress
+            .wait_for(position, Duration::from_secs(60))
+            .await?;
+    }
+
+    let key = internal_key;
+    // The demo's whole point is these lines, so they go to stdout for the person.
+    println!();
+    println!("unified-crm is running on {base} (SQLite: {DEMO_DB})");
+    println!("  API docs:     {base}/docs");
+    println!("  OpenAPI:      {base}/openapi.json");
+    println!("  Readiness:    {base}/health/ready");
+    println!("  Metrics:      {base}/metrics");
+    println!("  Internal key: {key}");
+    println!("Try:");
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs?limit=5'");
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/contacts?limit=5'");
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/logs'");
+    println!("  curl -X POST -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/jobs'");
+    println!(
+        "Sandbox JobNimbus: {} (Authorization: Bearer {sandbox_key})",
+        sandbox.base_url()
+    );
+    println!("Press Ctrl-C to stop.");
+
+    server.await??;
+    sandbox.shutdown().await?;
+    Ok(())
+}
+
+fn print_import(report: &SyncReport) {
+    let o = &report.outcome;
+    println!(
+        "  {:<8} {} fetched, {} created, {} failed in {:.1?}",
+        report.request.resource.as_str(),
+        o.fetched,
+        o.created,
+        o.failed,
+        report.duration
+    );
+}
+
+/// Removes the SQLite file and its WAL companions, if present.
+fn remove_database(path: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! When syncs run on their own. The work itself is `SyncEngine::sync_once`; this module only
+//! decides the mode of each tick and asks tokio-cron-scheduler to call it.
+//!
+//! Several instances may run the same schedule on one PostgreSQL. A tick first takes the
+//! tick lock and keeps it for at least `hold_at_least` (as ShedLock's "lock at least for"
+//! does), so instances whose clocks fire the same tick a little apart still run it once;
+//! the others log a skip. Within a tick, the engine's run lock stops a run from overlapping
+//! one still in progress (a manual trigger, or a long previous tick).
+
+use std::time::Duration;
+
+use adapters::store::{Db, ExclusiveLock, LockKind, StoreError};
+use adapters::sync::{SyncEngine, SyncError, SyncReport, SyncRequest};
+use chrono::{DateTime, Utc};
+use domain::{SyncMode, SyncResource, SyncTrigger};
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+
+/// Accepts the classic five cron fields (minute hour day month weekday), as the seed
+/// writes them, or six with seconds first; returns the six-field form the scheduler takes.
+pub fn six_field_cron(expression: &str) -> Result<String, String> {
+    let trimmed = expression.trim();
+    let six = match trimmed.split_whitespace().count() {
+        5 => format!("0 {trimmed}"),
+        6 => trimmed.to_string(),
+        n => {
+            return Err(format!(
+                "`{trimmed}` has {n} fields; expected 5 (minute hour day month weekday) \
+                 or 6 (seconds first)"
+            ))
+        }
+    };
+    Job::new_async(six.as_str(), |_, _| Box::pin(async {}))
+        .map_err(|e| format!("`{trimmed}` is not a valid cron expression: {e}"))?;
+    Ok(six)
+}
+
+/// The mode of a scheduled run of `resource`: a reconcile scan when the last complete scan
+/// is older than `reconcile_every` (or an interrupted first import never completed one),
+/// else incremental (which reads everything the first time, when there is no cursor).
+pub async fn scheduled_mode(
+    engine: &SyncEngine,
+    resource: SyncResource,
+    reconcile_every: Duration,
+    now: DateTime<Utc>,
+) -> Result<SyncMode, SyncError> {
+    let cursor = engine.cursor(resource).await?;
+    let every = chrono::Duration::from_std(reconcile_every).unwrap_or(chrono::Duration::MAX);
+    Ok(match (cursor.last_complete_scan(), cursor.position()) {
+        (Some(scanned), _) if now - scanned >= every => SyncMode::Reconcile,
+        (None, Some(_)) => SyncMode::Reconcile,
+        _ => SyncMode::Incremental,
+    })
+}
+
+/// What a scheduled tick does, and how.
+#[derive(Clone)]
+pub struct ScheduledSync {
+    pub engine: SyncEngine,
+    pub db: Db,
+    pub reconcile_every: Duration,
+    /// Least time the tick lock is held, covering clock skew between instances.
+    pub hold_at_least: Duration,
+}
+
+/// The tick lock is held at least this long in production: instances' clocks agree far
+/// better than this, and no schedule fires more often than every minute.
+pub const DEFAULT_TICK_HOLD: Duration = Duration::from_secs(30);
+
+/// What one tick did.
+#[derive(Debug)]
+pub enum TickOutcome {
+    /// Another instance holds this tick.
+    Skipped,
+    /// Each resource's run, or why it did not run.
+    Ran(Vec<(SyncResource, Result<SyncReport, SyncError>)>),
+}
+
+impl ScheduledSync {
+    /// One tick: syncs jobs, then contacts, unless another instance has the tick. A
+    /// resource whose run is already in progress is skipped; one resource failing does not
+    /// stop the other.
+    pub async fn tick(&self) -> Result<TickOutcome, StoreError> {
+        let started = tokio::time::Instant::now();
+        let Some(lock) =
+            ExclusiveLock::try_acquire(&self.db, LockKind::ScheduledTick, "jobnimbus").await?
+        else {
+            tracing::info!("scheduled sync skipped: another instance has this tick");
+            return Ok(TickOutcome::Skipped);
+        };
+        let mut results = Vec::new();
+        for resource in [SyncResource::Jobs, SyncResource::Contacts] {
+            let result = self.run(resource).await;
+            log_result(resource, &result);
+            results.push((resource, result));
+        }
+        tokio::time::sleep_until(started + self.hold_at_least).await;
+        lock.release().await;
+        Ok(TickOutcome::Ran(results))
+    }
+
+    async fn run(&self, resource: SyncResource) -> Result<SyncReport, SyncError> {
+        let mode = scheduled_mode(&self.engine, resource, self.reconcile_every, Utc::now()).await?;
+        let request = SyncRequest {
+            resource,
+            mode,
+            trigger: SyncTrigger::Scheduled,
+        };
+        self.engine.sync_once(request).await
+    }
+}
+
+fn log_result(resource: SyncResource, result: &Result<SyncReport, SyncError>) {
+    match result {
+        Ok(report) => tracing::info!(
+            resource = resource.as_str(),
+            status = report.status.as_str(),
+            fetched = report.outcome.fetched,
+            "scheduled sync finished"
+        ),
+        Err(SyncError::AlreadyRunning(_)) => tracing::info!(
+            resource = resource.as_str(),
+            "scheduled sync skipped: a run is already in progress"
+        ),
+        Err(error) => tracing::error!(
+            resource = resource.as_str(),
+            error.message = %error,
+            "scheduled sync failed"
+        ),
+    }
+}
+
+/// Starts the schedule; runs until the returned scheduler is shut down.
+pub async fn start(sync: ScheduledSync, cron: &str) -> Result<JobScheduler, JobSchedulerError> {
+    let scheduler = JobScheduler::new().await?;
+    let job = Job::new_async(cron, move |_, _| {
+        let sync = sync.clone();
+        Box::pin(async move {
+            if let Err(error) = sync.tick().await {
+                tracing::error!(error.message = %error, "scheduled sync could not start");
+            }
+        })
+    })?;
+    scheduler.add(job).await?;
+    scheduler.start().await?;
+    tracing::info!(cron, "JobNimbus sync scheduled");
+    Ok(scheduler)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::six_field_cron;
+
+    #[test]
+    fn five_field_cron_gains_a_seconds_field_and_six_fields_pass_through() {
+        assert_eq!(six_field_cron("*/15 * * * *").unwrap(), "0 */15 * * * *");
+        assert_eq!(six_field_cron(" 30 0 3 * * * ").unwrap(), "30 0 3 * * *");
+    }
+
+    #[test]
+    fn malformed_cron_is_refused_with_the_reason() {
+        for bad in ["", "* * *", "*/15 * * * * * * *", "61 * * * *", "every day"] {
+            assert!(six_field_cron(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}
