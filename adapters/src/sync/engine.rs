@@ -212,8 +212,8 @@ impl SyncEngine {
                     expected.get_or_insert(page.total);
                     run.process_page(page).await?;
                     if let Some(to) = resume {
-                        run.advance_cursor(to).await?;
                         resume_from = Some(to);
+                        run.checkpoint_cursor(to, false).await?;
                     }
                     progress(SyncProgress {
                         pages: run.pages,
@@ -228,6 +228,11 @@ impl SyncEngine {
             }
         }
 
+        if let Some(to) = resume_from {
+            // Every page read so far is committed: the next run may start after them, even
+            // if this one failed on a later page.
+            run.checkpoint_cursor(to, true).await?;
+        }
         if let Some(error) = scan_failure {
             // Whatever was committed stays; nothing is concluded from a partial scan.
             tracing::warn!(error = %error, "sync run failed");
@@ -332,7 +337,13 @@ struct Run<T: SyncTarget> {
     last_position: Option<LogPosition>,
     /// Aggregate ids listed by the CRM during this run (reconcile runs only).
     seen: HashSet<String>,
+    /// When this run last moved the cursor, and to where.
+    cursor_written: Option<Instant>,
+    cursor_at: Option<DateTime<Utc>>,
 }
+
+/// Longest stretch of committed pages an interrupted run may have to re-read.
+const CURSOR_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
 impl<T: SyncTarget> Run<T>
 where
@@ -360,6 +371,8 @@ where
             errors: Vec::new(),
             last_position: None,
             seen: HashSet::new(),
+            cursor_written: None,
+            cursor_at: None,
         }
     }
 
@@ -446,9 +459,24 @@ where
         .await
     }
 
-    async fn advance_cursor(&mut self, to: DateTime<Utc>) -> Result<(), SyncError> {
+    /// Moves the resume point to `to` (all pages before it are committed) on the first page,
+    /// then at most every [`CURSOR_CHECKPOINT_INTERVAL`], and at the end (`last`). An
+    /// interrupted run thus loses at most that interval of work, while a run appends one or
+    /// two cursor events rather than one per page — the cursor is loaded from its whole
+    /// history at the start of every run.
+    async fn checkpoint_cursor(&mut self, to: DateTime<Utc>, last: bool) -> Result<(), SyncError> {
+        let due = self
+            .cursor_written
+            .is_none_or(|at| at.elapsed() >= CURSOR_CHECKPOINT_INTERVAL);
+        if !(due || last) || self.cursor_at == Some(to) {
+            return Ok(());
+        }
         let run_id = self.run_id.clone();
-        self.cursor(SyncCursorCommand::Advance { to, run_id }).await
+        self.cursor(SyncCursorCommand::Advance { to, run_id })
+            .await?;
+        self.cursor_written = Some(Instant::now());
+        self.cursor_at = Some(to);
+        Ok(())
     }
 
     async fn cursor(&mut self, command: SyncCursorCommand) -> Result<(), SyncError> {
