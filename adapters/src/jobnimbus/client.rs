@@ -16,14 +16,15 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tracing::Instrument;
 
-use super::dto::{self, ErrorBody, FilesEnvelope, ResultsEnvelope};
+use super::dto::{ErrorBody, FilesEnvelope, ResultsEnvelope};
 use super::error::{ClientError, TransientFailure};
 use super::mapping::{
-    contact_from_value, file_from_value, job_from_value, PulledContact, PulledFile, PulledJob,
-    RejectedRecord,
+    file_from_value, job_from_value, listed_contact, listed_job, Listed, PulledContact, PulledFile,
+    PulledJob, RejectedRecord,
 };
 
 /// The production API base.
@@ -316,8 +317,8 @@ impl JobNimbusClient {
     /// One page of jobs. Records that cannot be mapped are in `rejected`, not errors.
     pub async fn fetch_jobs(&self, query: &ListQuery) -> Result<Page<PulledJob>, ClientError> {
         query.validate()?;
-        let envelope = self.list_raw("jobs", &query.params()).await?;
-        Ok(map_page(envelope.count, envelope.results, job_from_value))
+        let (total, rows) = self.list("jobs", &query.params(), listed_job).await?;
+        Ok(map_page(total, rows.into_iter().map(|row| row.mapped)))
     }
 
     /// One page of contacts. Records that cannot be mapped are in `rejected`, not errors.
@@ -326,12 +327,10 @@ impl JobNimbusClient {
         query: &ListQuery,
     ) -> Result<Page<PulledContact>, ClientError> {
         query.validate()?;
-        let envelope = self.list_raw("contacts", &query.params()).await?;
-        Ok(map_page(
-            envelope.count,
-            envelope.results,
-            contact_from_value,
-        ))
+        let (total, rows) = self
+            .list("contacts", &query.params(), listed_contact)
+            .await?;
+        Ok(map_page(total, rows.into_iter().map(|row| row.mapped)))
     }
 
     /// One job by jnid; `None` when JobNimbus does not know it (404).
@@ -423,7 +422,7 @@ impl JobNimbusClient {
             let latency = started.elapsed();
             let status = match attempt {
                 Attempt::Done(Answer::Body(body), status) => {
-                    match serde_json::from_str::<ResultsEnvelope>(&body) {
+                    match serde_json::from_str::<ResultsEnvelope<Value>>(&body) {
                         Ok(_) => HealthStatus::Healthy { latency },
                         Err(e) => HealthStatus::Unhealthy {
                             status: Some(status.as_u16()),
@@ -486,7 +485,7 @@ impl JobNimbusClient {
         since: Option<DateTime<Utc>>,
         page_size: u32,
     ) -> Result<UpdatedSincePager<PulledJob>, ClientError> {
-        UpdatedSincePager::new(self.clone(), "jobs", job_from_value, since, page_size)
+        UpdatedSincePager::new(self.clone(), "jobs", listed_job, since, page_size)
     }
 
     /// Like [`JobNimbusClient::jobs_updated_since`], for contacts.
@@ -495,13 +494,7 @@ impl JobNimbusClient {
         since: Option<DateTime<Utc>>,
         page_size: u32,
     ) -> Result<UpdatedSincePager<PulledContact>, ClientError> {
-        UpdatedSincePager::new(
-            self.clone(),
-            "contacts",
-            contact_from_value,
-            since,
-            page_size,
-        )
+        UpdatedSincePager::new(self.clone(), "contacts", listed_contact, since, page_size)
     }
 
     /// Drains [`JobNimbusClient::jobs_updated_since`] into memory. Fine for a sync pass
@@ -521,13 +514,15 @@ impl JobNimbusClient {
 
     // ----- transport -----
 
-    async fn list_raw(
+    /// One list page: the envelope's `count` and each record read by `read`.
+    async fn list<T>(
         &self,
         resource: &'static str,
         params: &[(&'static str, String)],
-    ) -> Result<ResultsEnvelope, ClientError> {
+        read: fn(&str) -> Option<Listed<T>>,
+    ) -> Result<(u64, Vec<Listed<T>>), ClientError> {
         let body = self.get_body(&[resource], params).await?;
-        decode(&body, &format!("/{resource}"))
+        decode_list(&body, &format!("/{resource}"), read)
     }
 
     async fn get_body(
@@ -658,8 +653,8 @@ impl JobNimbusClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         if status.is_success() {
-            return match response.text().await {
-                Ok(body) => Attempt::Done(Answer::Body(body), status),
+            return match response.bytes().await {
+                Ok(bytes) => Attempt::Done(Answer::Body(text_of(bytes.into())), status),
                 Err(e) => match classify(e) {
                     Ok(failure) => Attempt::Transient(failure),
                     Err(message) => fatal_transport(message),
@@ -755,7 +750,7 @@ impl JobNimbusClient {
 pub struct UpdatedSincePager<T> {
     client: JobNimbusClient,
     resource: &'static str,
-    map: fn(Value) -> Result<T, RejectedRecord>,
+    read: fn(&str) -> Option<Listed<T>>,
     page_size: u32,
     /// Lower bound (inclusive, unix seconds) of the next request.
     cursor: Option<i64>,
@@ -805,7 +800,7 @@ impl<T> UpdatedSincePager<T> {
     fn new(
         client: JobNimbusClient,
         resource: &'static str,
-        map: fn(Value) -> Result<T, RejectedRecord>,
+        read: fn(&str) -> Option<Listed<T>>,
         since: Option<DateTime<Utc>>,
         page_size: u32,
     ) -> Result<Self, ClientError> {
@@ -819,7 +814,7 @@ impl<T> UpdatedSincePager<T> {
         Ok(Self {
             client,
             resource,
-            map,
+            read,
             page_size,
             cursor: since.map(|t| t.timestamp()),
             seen_at_cursor: HashSet::new(),
@@ -856,26 +851,22 @@ impl<T> UpdatedSincePager<T> {
             self.page_size,
             updated_filter(self.cursor, None),
         );
-        let envelope = self.client.list_raw(self.resource, &params).await?;
-        let rows: Vec<(Option<i64>, Option<String>, Value)> = envelope
-            .results
-            .into_iter()
-            .map(|raw| (dto::raw_date_updated(&raw), dto::raw_jnid(&raw), raw))
-            .collect();
+        let (count, rows) = self.client.list(self.resource, &params, self.read).await?;
         let previous = self.cursor;
         // Judged by `count`, not by a short page: the API may cap `size` below what we asked.
-        let full = !rows.is_empty() && (rows.len() as u64) < envelope.count;
-        let last = rows.last().and_then(|(second, _, _)| *second);
+        let full = !rows.is_empty() && (rows.len() as u64) < count;
+        let last = rows.last().and_then(|row| row.date_updated);
 
         let mut fresh = Vec::with_capacity(rows.len());
-        for (second, jnid, raw) in rows {
-            let repeat = second.is_some()
-                && second == previous
-                && jnid
+        for row in rows {
+            let repeat = row.date_updated.is_some()
+                && row.date_updated == previous
+                && row
+                    .jnid
                     .as_ref()
                     .is_some_and(|j| self.seen_at_cursor.contains(j));
             if !repeat {
-                fresh.push((second, jnid, raw));
+                fresh.push(row);
             }
         }
 
@@ -904,7 +895,7 @@ impl<T> UpdatedSincePager<T> {
                 self.seen_at_cursor.clear();
             }
         }
-        Ok(Some(self.remember_and_map(envelope.count, fresh)))
+        Ok(Some(self.remember_and_map(count, fresh)))
     }
 
     async fn next_drain_page(&mut self, drain: Drain) -> Result<Page<T>, ClientError> {
@@ -917,8 +908,7 @@ impl<T> UpdatedSincePager<T> {
             size,
             updated_filter(Some(second), Some(second.saturating_add(1))),
         );
-        let envelope = self.client.list_raw(self.resource, &params).await?;
-        let count = envelope.count;
+        let (count, rows) = self.client.list(self.resource, &params, self.read).await?;
         if count > u64::from(RESULT_WINDOW) {
             return Err(ClientError::WindowExceeded {
                 resource: self.resource,
@@ -926,13 +916,11 @@ impl<T> UpdatedSincePager<T> {
                 count,
             });
         }
-        let received = envelope.results.len();
-        let fresh: Vec<(Option<i64>, Option<String>, Value)> = envelope
-            .results
+        let received = rows.len();
+        let fresh: Vec<Listed<T>> = rows
             .into_iter()
-            .map(|raw| (dto::raw_date_updated(&raw), dto::raw_jnid(&raw), raw))
-            .filter(|(_, jnid, _)| {
-                !jnid
+            .filter(|row| {
+                !row.jnid
                     .as_ref()
                     .is_some_and(|j| self.seen_at_cursor.contains(j))
             })
@@ -981,21 +969,18 @@ impl<T> UpdatedSincePager<T> {
     }
 
     /// Records the jnids at the cursor's second (the next request returns them again) and
-    /// maps the page.
-    fn remember_and_map(
-        &mut self,
-        total: u64,
-        rows: Vec<(Option<i64>, Option<String>, Value)>,
-    ) -> Page<T> {
-        let mut raws = Vec::with_capacity(rows.len());
-        for (second, jnid, raw) in rows {
+    /// makes the page.
+    fn remember_and_map(&mut self, total: u64, rows: Vec<Listed<T>>) -> Page<T> {
+        let mut mapped = Vec::with_capacity(rows.len());
+        for row in rows {
+            let second = row.date_updated;
             self.latest_returned = self.latest_returned.max(second);
-            if let (Some(jnid), true) = (jnid, second.is_some() && second == self.cursor) {
+            if let (Some(jnid), true) = (row.jnid, second.is_some() && second == self.cursor) {
                 self.seen_at_cursor.insert(jnid);
             }
-            raws.push(raw);
+            mapped.push(row.mapped);
         }
-        map_page(total, raws, self.map)
+        map_page(total, mapped)
     }
 }
 
@@ -1155,12 +1140,48 @@ fn error_message(body: &str) -> String {
     text.chars().take(200).collect()
 }
 
-fn decode<T: serde::de::DeserializeOwned>(body: &str, path: &str) -> Result<T, ClientError> {
+fn decode<'a, T: serde::Deserialize<'a>>(body: &'a str, path: &str) -> Result<T, ClientError> {
     serde_json::from_str(body).map_err(|e| ClientError::Decode {
         method: "GET".into(),
         path: path.to_owned(),
         detail: format!("not the list envelope: {e}"),
     })
+}
+
+/// A list body: the envelope first, its records left as text, then each record on its own,
+/// so no record costs a `Value` tree.
+fn decode_list<T>(
+    body: &str,
+    path: &str,
+    read: fn(&str) -> Option<Listed<T>>,
+) -> Result<(u64, Vec<Listed<T>>), ClientError> {
+    let envelope: ResultsEnvelope<&RawValue> = decode(body, path)?;
+    let mut rows = Vec::with_capacity(envelope.results.len());
+    for raw in envelope.results {
+        match read(raw.get()) {
+            Some(row) => rows.push(row),
+            // A record that is not even a `Value` fails the page as it always did; decoding
+            // the body the old way gives the error it always gave.
+            None => {
+                return Err(match decode::<ResultsEnvelope<Value>>(body, path) {
+                    Err(error) => error,
+                    Ok(_) => ClientError::Decode {
+                        method: "GET".into(),
+                        path: path.to_owned(),
+                        detail: "not the list envelope: a record is not JSON".into(),
+                    },
+                })
+            }
+        }
+    }
+    Ok((envelope.count, rows))
+}
+
+/// The body as text, as `reqwest::Response::text` makes it (invalid UTF-8 replaced), without
+/// its copy of every valid body.
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 /// The list parameters shared by every list call.
@@ -1198,15 +1219,12 @@ fn updated_filter(since: Option<i64>, before: Option<i64>) -> Option<String> {
     Some(json!({ "must": [{ "range": { "date_updated": range } }] }).to_string())
 }
 
-fn map_page<T>(
-    total: u64,
-    raws: Vec<Value>,
-    map: fn(Value) -> Result<T, RejectedRecord>,
-) -> Page<T> {
-    let mut items = Vec::with_capacity(raws.len());
+fn map_page<T>(total: u64, mapped: impl IntoIterator<Item = Result<T, RejectedRecord>>) -> Page<T> {
+    let mapped = mapped.into_iter();
+    let mut items = Vec::with_capacity(mapped.size_hint().0);
     let mut rejected = Vec::new();
-    for raw in raws {
-        match map(raw) {
+    for record in mapped {
+        match record {
             Ok(item) => items.push(item),
             Err(reason) => rejected.push(reason),
         }
@@ -2094,5 +2112,44 @@ mod tests {
         );
         assert_eq!(error_message(""), "(empty body)");
         assert_eq!(error_message(&"x".repeat(500)).len(), 200);
+    }
+
+    #[test]
+    fn list_bodies_fail_whole_exactly_when_and_as_they_did_with_value_records() {
+        let good = r#"{"jnid":"k1","name":"A","date_updated":1760000000}"#;
+        let cases = [
+            format!(r#"{{"count":2,"results":[{good},"not an object"]}}"#),
+            format!(r#"{{"count":2,"results":[{good},{{"jnid":"k2","date_updated":1e400}}]}}"#),
+            format!(r#"{{"count":1,"results":[{good}],"took":3}}"#),
+            r#"{"count":0}"#.to_owned(),
+            r#"{"results":[]}"#.to_owned(),
+            r#"{"count":1,"results":null}"#.to_owned(),
+            r#"{"count":1,"results":[{"jnid":"k1"},]}"#.to_owned(),
+            "<html>502</html>".to_owned(),
+        ];
+        for body in &cases {
+            let now = decode_list(body, "/jobs", listed_job);
+            let before = decode::<ResultsEnvelope<Value>>(body, "/jobs");
+            match (now, before) {
+                (Ok((count, rows)), Ok(envelope)) => {
+                    assert_eq!(count, envelope.count);
+                    assert_eq!(rows.len(), envelope.results.len(), "{body}");
+                }
+                (Err(now), Err(before)) => {
+                    assert_eq!(now.to_string(), before.to_string(), "{body}")
+                }
+                (now, before) => panic!("{body}: now {now:?}, before {before:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bodies_are_text_as_reqwest_makes_it() {
+        assert_eq!(text_of(b"{\"a\":1}".to_vec()), "{\"a\":1}");
+        let invalid = b"{\"a\":\"\xff\"}".to_vec();
+        assert_eq!(
+            text_of(invalid.clone()),
+            String::from_utf8_lossy(&invalid).into_owned()
+        );
     }
 }

@@ -5,17 +5,30 @@
 //! of `{value, type}`, `null` where a field is unset), so the scalar fields go through lenient
 //! deserialisers that never fail on a shape they can make sense of. Unknown keys, including
 //! custom fields (`cf_*`), are ignored.
+//!
+//! Records are read straight from their text (a full sync reads 100,000 of them); the
+//! lenient readers build a `Value` only for the rare shapes whose meaning is defined on one
+//! (lists, objects where a scalar belongs), so every record reads as it would through `Value`.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::{Number, Value};
 
-/// `{"count": <total hits>, "results": [...]}` (jobs, contacts, tasks). Records stay raw JSON
-/// so one malformed record is rejected alone instead of failing the whole page.
+/// `{"count": <total hits>, "results": [...]}` (jobs, contacts, tasks). Records stay
+/// unparsed (`&RawValue`, each one's own text) so one malformed record is rejected alone
+/// instead of failing the whole page, without a `Value` tree per record. With `Value`
+/// records it is the reference for which bodies fail as a whole (a number out of range in any
+/// record fails it) and with what message.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ResultsEnvelope {
+pub(crate) struct ResultsEnvelope<R> {
     pub(crate) count: u64,
-    #[serde(default)]
-    pub(crate) results: Vec<Value>,
+    // A path default: `#[serde(default)]` would demand `R: Default`.
+    #[serde(default = "Vec::new")]
+    pub(crate) results: Vec<R>,
 }
 
 /// `{"count": <total hits>, "files": [...]}`.
@@ -33,36 +46,31 @@ pub(crate) struct ErrorBody {
     pub(crate) error: Option<String>,
 }
 
-/// A `primary` / `related[]` link: `{id, type, name, number}`.
-#[derive(Debug, Default, Deserialize)]
+/// A `primary` / `related[]` link: `{id, type, name, number}`, read by `loose_link`.
+#[derive(Debug, Default)]
 pub(crate) struct LinkDto {
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) id: Option<String>,
-    #[serde(default, rename = "type", deserialize_with = "loose_string")]
     pub(crate) kind: Option<String>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) name: Option<String>,
 }
 
-/// The address fields shared by jobs and contacts.
-#[derive(Debug, Default, Deserialize)]
+/// The address fields shared by jobs and contacts (top-level keys of both on the wire).
+#[derive(Debug, Default)]
 pub(crate) struct AddressDto {
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) address_line1: Option<String>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) address_line2: Option<String>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) city: Option<String>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) state_text: Option<String>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) zip: Option<String>,
-    #[serde(default, deserialize_with = "loose_string")]
     pub(crate) country_name: Option<String>,
 }
 
 /// A job record (`GET /jobs`, `GET /jobs/{jnid}`).
+///
+/// The address fields are inline rather than a `#[serde(flatten)]` `AddressDto`: flatten
+/// buffers every other key of the record (some 30, nested ones included) before reading it.
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub(crate) struct JobDto {
     #[serde(default, deserialize_with = "loose_string")]
     pub(crate) jnid: Option<String>,
@@ -80,8 +88,18 @@ pub(crate) struct JobDto {
     pub(crate) sales_rep_name: Option<String>,
     #[serde(default, deserialize_with = "loose_link")]
     pub(crate) primary: Option<LinkDto>,
-    #[serde(flatten)]
-    pub(crate) address: AddressDto,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) address_line1: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) address_line2: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) city: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) state_text: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) zip: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) country_name: Option<String>,
     #[serde(default, deserialize_with = "loose_bool")]
     pub(crate) is_active: Option<bool>,
     #[serde(default, deserialize_with = "loose_timestamp")]
@@ -92,8 +110,28 @@ pub(crate) struct JobDto {
     pub(crate) date_status_change: Option<i64>,
 }
 
-/// A contact record (`GET /contacts`).
+impl<'de> Deserialize<'de> for JobDto {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        JobDto::deserialize(MapOnly(d))
+    }
+}
+
+impl JobDto {
+    pub(crate) fn take_address(&mut self) -> AddressDto {
+        AddressDto {
+            address_line1: self.address_line1.take(),
+            address_line2: self.address_line2.take(),
+            city: self.city.take(),
+            state_text: self.state_text.take(),
+            zip: self.zip.take(),
+            country_name: self.country_name.take(),
+        }
+    }
+}
+
+/// A contact record (`GET /contacts`). Address fields inline, as in [`JobDto`].
 #[derive(Debug, Deserialize)]
+#[serde(remote = "Self")]
 pub(crate) struct ContactDto {
     #[serde(default, deserialize_with = "loose_string")]
     pub(crate) jnid: Option<String>,
@@ -123,14 +161,69 @@ pub(crate) struct ContactDto {
     pub(crate) source_name: Option<String>,
     #[serde(default, deserialize_with = "loose_string")]
     pub(crate) sales_rep_name: Option<String>,
-    #[serde(flatten)]
-    pub(crate) address: AddressDto,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) address_line1: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) address_line2: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) city: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) state_text: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) zip: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) country_name: Option<String>,
     #[serde(default, deserialize_with = "loose_bool")]
     pub(crate) is_active: Option<bool>,
     #[serde(default, deserialize_with = "loose_timestamp")]
     pub(crate) date_created: Option<i64>,
     #[serde(default, deserialize_with = "loose_timestamp")]
     pub(crate) date_updated: Option<i64>,
+}
+
+impl<'de> Deserialize<'de> for ContactDto {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ContactDto::deserialize(MapOnly(d))
+    }
+}
+
+impl ContactDto {
+    pub(crate) fn take_address(&mut self) -> AddressDto {
+        AddressDto {
+            address_line1: self.address_line1.take(),
+            address_line2: self.address_line2.take(),
+            city: self.city.take(),
+            state_text: self.state_text.take(),
+            zip: self.zip.take(),
+            country_name: self.country_name.take(),
+        }
+    }
+}
+
+/// What a list needs of every record, even one that does not map: the pager keys on both.
+pub(crate) trait ListedDto {
+    fn jnid(&self) -> Option<&str>;
+    fn date_updated(&self) -> Option<i64>;
+}
+
+impl ListedDto for JobDto {
+    fn jnid(&self) -> Option<&str> {
+        self.jnid.as_deref()
+    }
+
+    fn date_updated(&self) -> Option<i64> {
+        self.date_updated
+    }
+}
+
+impl ListedDto for ContactDto {
+    fn jnid(&self) -> Option<&str> {
+        self.jnid.as_deref()
+    }
+
+    fn date_updated(&self) -> Option<i64> {
+        self.date_updated
+    }
 }
 
 /// A file (attachment) record (`GET /files`).
@@ -197,17 +290,46 @@ fn timestamp_of(value: &Value) -> Option<i64> {
                 .filter(|x| x.is_finite() && x.abs() < 1e15)
                 .map(|x| x.trunc() as i64)
         }),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
+        Value::String(s) => timestamp_in(s),
         _ => None,
     }
 }
 
+fn timestamp_in(text: &str) -> Option<i64> {
+    text.trim().parse::<i64>().ok()
+}
+
+fn bool_of(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        Value::String(s) => bool_in(s),
+        _ => None,
+    }
+}
+
+fn bool_in(text: &str) -> Option<bool> {
+    if text.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 fn loose_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(string_of(&Value::deserialize(d)?))
+    d.deserialize_any(Lenient {
+        text: |s| Some(s.into_owned()),
+        value: |v| string_of(&v),
+    })
 }
 
 fn loose_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(timestamp_of(&Value::deserialize(d)?))
+    d.deserialize_any(Lenient {
+        text: |s| timestamp_in(&s),
+        value: |v| timestamp_of(&v),
+    })
 }
 
 /// Integers share the timestamps' leniency (ints, floats, numeric strings).
@@ -216,38 +338,287 @@ fn loose_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 }
 
 fn loose_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(timestamp_of(&Value::deserialize(d)?).and_then(|n| u64::try_from(n).ok()))
+    Ok(loose_timestamp(d)?.and_then(|n| u64::try_from(n).ok()))
 }
 
 fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Bool(b) => Some(b),
-        Value::Number(n) => n.as_i64().map(|n| n != 0),
-        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
+    d.deserialize_any(Lenient {
+        text: |s| bool_in(&s),
+        value: |v| bool_of(&v),
     })
 }
 
 /// A link object; anything that is not an object (`null`, `""`) means "no link".
 fn loose_link<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LinkDto>, D::Error> {
-    Ok(link_of(Value::deserialize(d)?))
+    d.deserialize_any(LinkVisitor)
 }
 
+/// A list of links (non-objects in it skipped), or a single link object.
 fn loose_links<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LinkDto>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items.into_iter().filter_map(link_of).collect(),
-        other => link_of(other).into_iter().collect(),
-    })
+    d.deserialize_any(LinksVisitor)
 }
 
-fn link_of(value: Value) -> Option<LinkDto> {
-    match value {
-        Value::Object(map) => Some(LinkDto {
-            id: map.get("id").and_then(string_of),
-            kind: map.get("type").and_then(string_of),
-            name: map.get("name").and_then(string_of),
-        }),
-        _ => None,
+/// Reads one scalar field the way `Value::deserialize` followed by a `&Value` reader did:
+/// strings through `text` without building a `Value`, everything else through `value` from
+/// the very `Value` serde_json would have built (free for numbers, booleans and null; lists
+/// and objects are rare), so the result and the errors are the same.
+struct Lenient<T> {
+    text: fn(Cow<'_, str>) -> Option<T>,
+    value: fn(Value) -> Option<T>,
+}
+
+impl<'de, T> Visitor<'de> for Lenient<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Option<T>, E> {
+        Ok((self.value)(Value::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Option<T>, E> {
+        Ok((self.value)(Value::from(n)))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Option<T>, E> {
+        Ok((self.value)(Value::from(n)))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<Option<T>, E> {
+        // As `Value` does: a float JSON cannot hold (NaN, ∞) is null.
+        Ok((self.value)(
+            Number::from_f64(x).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Option<T>, E> {
+        Ok((self.text)(Cow::Borrowed(s)))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Option<T>, E> {
+        Ok((self.text)(Cow::Owned(s)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Option<T>, E> {
+        Ok((self.value)(Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<Option<T>, E> {
+        Ok((self.value)(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<T>, A::Error> {
+        let value = Value::deserialize(SeqAccessDeserializer::new(seq))?;
+        Ok((self.value)(value))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<T>, A::Error> {
+        let value = Value::deserialize(MapAccessDeserializer::new(map))?;
+        Ok((self.value)(value))
+    }
+}
+
+/// A link read field by field: the same as building the object's `Value` and reading `id`,
+/// `type` and `name` from it (a repeated key: the last one wins, as in a `Value`).
+struct LinkVisitor;
+
+impl<'de> Visitor<'de> for LinkVisitor {
+    type Value = Option<LinkDto>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<LinkDto>, A::Error> {
+        let mut link = LinkDto::default();
+        while let Some(key) = map.next_key::<LinkKey>()? {
+            let slot = match key {
+                LinkKey::Id => &mut link.id,
+                LinkKey::Kind => &mut link.kind,
+                LinkKey::Name => &mut link.name,
+                LinkKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            *slot = map.next_value::<LooseString>()?.0;
+        }
+        Ok(Some(link))
+    }
+
+    // Every other shape is "no link"; lists are still read, so they fail as they did.
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<LinkDto>, A::Error> {
+        Value::deserialize(SeqAccessDeserializer::new(seq))?;
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E>(self) -> Result<Option<LinkDto>, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<LinkDto>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+struct LinksVisitor;
+
+impl<'de> Visitor<'de> for LinksVisitor {
+    type Value = Vec<LinkDto>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<LinkDto>, A::Error> {
+        let mut links = Vec::new();
+        while let Some(link) = seq.next_element::<OptionalLink>()? {
+            links.extend(link.0);
+        }
+        Ok(links)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<LinkDto>, A::Error> {
+        Ok(LinkVisitor.visit_map(map)?.into_iter().collect())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_unit<E>(self) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_none<E>(self) -> Result<Vec<LinkDto>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Vec<LinkDto>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+struct OptionalLink(Option<LinkDto>);
+
+impl<'de> Deserialize<'de> for OptionalLink {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        loose_link(d).map(OptionalLink)
+    }
+}
+
+struct LooseString(Option<String>);
+
+impl<'de> Deserialize<'de> for LooseString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        loose_string(d).map(LooseString)
+    }
+}
+
+/// The keys of a link object we read.
+enum LinkKey {
+    Id,
+    Kind,
+    Name,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for LinkKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl Visitor<'_> for KeyVisitor {
+            type Value = LinkKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<LinkKey, E> {
+                Ok(match key {
+                    "id" => LinkKey::Id,
+                    "type" => LinkKey::Kind,
+                    "name" => LinkKey::Name,
+                    _ => LinkKey::Other,
+                })
+            }
+        }
+
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// Hands a derived struct a map even when it asks for a struct, so it reads JSON objects
+/// only, as it did while it had a `#[serde(flatten)]` field: a derived struct would also
+/// read an array, field by field in order, and a list record that is an array must stay
+/// "malformed".
+struct MapOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for MapOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
     }
 }
