@@ -20,7 +20,7 @@ pub use error::ProjectionError;
 pub use mirror_query::{MirrorSort, SortKey};
 pub use progress::{ProjectionProgress, WaitTimedOut};
 pub use projection::Projection;
-pub use replay::{rebuild, RebuildSummary};
+pub use replay::{rebuild, rebuild_all, RebuildSummary};
 pub use runner::{ProjectionRunner, RunnerConfig};
 
 use std::sync::Arc;

@@ -31,44 +31,94 @@ pub async fn rebuild(
     db: &Db,
     projection: &dyn Projection,
     batch_size: i64,
-    mut on_batch: impl FnMut(i64),
+    on_batch: impl FnMut(i64),
 ) -> Result<RebuildSummary, ProjectionError> {
-    let name = projection.name();
+    let mut summaries = rebuild_all(db, &[projection], batch_size, on_batch).await?;
+    Ok(summaries.remove(0))
+}
+
+/// Rebuilds several projections in one pass over the log: each batch is read once and
+/// handed to every projection at the same time, each in its own transaction. Reading the
+/// log is a large part of a replay, so this is what `replay` uses for all read models.
+///
+/// Every projection's lock is taken before anything is emptied; if one is busy, nothing
+/// is touched. `on_batch` receives the number of events replayed so far.
+pub async fn rebuild_all(
+    db: &Db,
+    projections: &[&dyn Projection],
+    batch_size: i64,
+    mut on_batch: impl FnMut(i64),
+) -> Result<Vec<RebuildSummary>, ProjectionError> {
     let started = Instant::now();
-    let Some(lock) =
-        ExclusiveLock::acquire_within(db, LockKind::Projection, name, LOCK_PATIENCE).await?
-    else {
-        return Err(ProjectionError::Busy(name));
-    };
+    let mut locks = Vec::with_capacity(projections.len());
+    for projection in projections {
+        match ExclusiveLock::acquire_within(
+            db,
+            LockKind::Projection,
+            projection.name(),
+            LOCK_PATIENCE,
+        )
+        .await
+        {
+            Ok(Some(lock)) => locks.push(lock),
+            not_acquired => {
+                for lock in locks {
+                    lock.release().await;
+                }
+                return Err(match not_acquired {
+                    Err(error) => error.into(),
+                    _ => ProjectionError::Busy(projection.name()),
+                });
+            }
+        }
+    }
     let result = async {
         let mut tx = db.begin().await?;
-        for table in projection.tables() {
-            truncate(&mut tx, table).await?;
+        for projection in projections {
+            for table in projection.tables() {
+                truncate(&mut tx, table).await?;
+            }
+            checkpoint::reset(&mut tx, projection.name()).await?;
         }
-        checkpoint::reset(&mut tx, name).await?;
         tx.commit().await?;
 
         // Read ahead: the next batch is fetched while the current one is applied, so the
-        // database read and the projection's writes overlap.
+        // database read and the projections' writes overlap.
         let (batches, mut incoming) = tokio::sync::mpsc::channel(2);
         let reader = tokio::spawn(read_ahead(EventLog::new(db.clone()), batch_size, batches));
-        let mut at = Checkpoint::default();
+        let mut at = vec![Checkpoint::default(); projections.len()];
+        let mut replayed = 0;
         while let Some(events) = incoming.recv().await {
             let events = events?;
-            at = apply_batch(db, projection, at, &events)
-                .await?
-                .ok_or(ProjectionError::Busy(name))?;
-            on_batch(at.events_applied);
+            at = futures::future::try_join_all(projections.iter().zip(&at).map(
+                |(projection, from)| {
+                    let events = &events;
+                    async move {
+                        apply_batch(db, *projection, *from, events)
+                            .await?
+                            .ok_or(ProjectionError::Busy(projection.name()))
+                    }
+                },
+            ))
+            .await?;
+            replayed += events.len() as i64;
+            on_batch(replayed);
         }
         reader.abort();
-        Ok(RebuildSummary {
-            projection: name,
-            events: at.events_applied,
-            elapsed: started.elapsed(),
-        })
+        Ok(projections
+            .iter()
+            .zip(&at)
+            .map(|(projection, at)| RebuildSummary {
+                projection: projection.name(),
+                events: at.events_applied,
+                elapsed: started.elapsed(),
+            })
+            .collect())
     }
     .await;
-    lock.release().await;
+    for lock in locks {
+        lock.release().await;
+    }
     result
 }
 

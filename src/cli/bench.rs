@@ -149,9 +149,9 @@ async fn store(
 
     let total = EventLog::new(db.clone()).count().await? as usize;
     let started = Instant::now();
-    for projection in projections::all() {
-        projections::rebuild(db, projection.as_ref(), 5_000, |_| {}).await?;
-    }
+    let all = projections::all();
+    let all: Vec<&dyn projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
+    projections::rebuild_all(db, &all, 5_000, |_| {}).await?;
     report("replay", backend, tls, total, started, payload_bytes);
     Ok(())
 }

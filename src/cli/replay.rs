@@ -11,22 +11,17 @@ pub async fn run(settings: Settings, batch_size: i64) -> Result<(), Box<dyn std:
     db.migrate().await?;
     let total = EventLog::new(db.clone()).count().await?.max(0) as u64;
     let started = Instant::now();
-    let mut summaries = Vec::new();
-    for projection in projections::all() {
-        let bar = ProgressBar::new(total).with_style(
-            ProgressStyle::with_template(
-                "{msg:>12} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}",
-            )?
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template("[{bar:40}] {pos}/{len} events {per_sec} eta {eta}")?
             .progress_chars("=> "),
-        );
-        bar.set_message(projection.name());
-        let summary = projections::rebuild(&db, projection.as_ref(), batch_size, |applied| {
-            bar.set_position(applied.max(0) as u64);
-        })
-        .await?;
-        bar.finish();
-        summaries.push(summary);
-    }
+    );
+    let all = projections::all();
+    let all: Vec<&dyn projections::Projection> = all.iter().map(|p| p.as_ref()).collect();
+    let summaries = projections::rebuild_all(&db, &all, batch_size, |replayed| {
+        bar.set_position(replayed.max(0) as u64);
+    })
+    .await?;
+    bar.finish();
     // The summary is the command's output, so it goes to stdout.
     println!("replay finished in {:.2?}", started.elapsed());
     for s in &summaries {

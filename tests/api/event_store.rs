@@ -5,11 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::store::{Db, EventLog, LogPosition};
+use adapters::store::{append_events, Db, EventLog, LogPosition, NewEvent, StoreError};
 
 use crate::support::{Backend, TestDb};
 
-on_both_backends!(tailing_reader_sees_every_event_exactly_once_despite_late_commits);
+on_both_backends!(
+    tailing_reader_sees_every_event_exactly_once_despite_late_commits,
+    appended_events_read_back_byte_for_byte_with_the_position_of_the_last_one,
+);
 
 /// Many writers insert events in transactions that stay open for a random while after the
 /// insert, so positions are handed out in one order and committed in another. A reader
@@ -147,4 +150,51 @@ async fn insert_with_delayed_commit(db: &Db, writer: usize, n: usize, delay: Dur
             position
         }
     }
+}
+
+
+/// The bulk append path encodes rows itself (COPY text format on PostgreSQL): ids with tabs
+/// and newlines and payloads full of JSON escapes must come back exactly as written, and the
+/// position it reports must be that of the last row, or read-your-writes waits would stop
+/// short.
+async fn appended_events_read_back_byte_for_byte_with_the_position_of_the_last_one(
+    backend: Backend,
+) {
+    let test_db = TestDb::new(backend).await;
+    let awkward = |i: usize| NewEvent {
+        aggregate_type: "Probe".into(),
+        aggregate_id: format!("id\twith\ttabs\nline {i}\r\\end"),
+        sequence: 1,
+        event_type: "Probed".into(),
+        event_version: "1.0".into(),
+        payload: format!(r#"{{"text":"quote \" backslash \\ tab \t newline \n unicode é {i}"}}"#),
+        metadata: r#"{"actor":"tab\there"}"#.into(),
+    };
+    let events: Vec<NewEvent> = (0..3).map(awkward).collect();
+
+    let last = append_events(&test_db.db, &events)
+        .await
+        .unwrap()
+        .expect("a position for a non-empty append");
+
+    let read = EventLog::new(test_db.db.clone())
+        .read_after(LogPosition::START, 10)
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 3);
+    for (written, stored) in events.iter().zip(&read) {
+        assert_eq!(stored.aggregate_id, written.aggregate_id);
+        let payload: serde_json::Value = serde_json::from_str(&stored.payload).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(&written.payload).unwrap();
+        assert_eq!(payload, expected);
+        let metadata: serde_json::Value = serde_json::from_str(&stored.metadata).unwrap();
+        assert_eq!(metadata["actor"], "tab\there");
+    }
+    assert_eq!(read.last().unwrap().position, last);
+
+    let again = append_events(&test_db.db, &events[..1]).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict)),
+        "a taken sequence is a conflict, got {again:?}"
+    );
 }

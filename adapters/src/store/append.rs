@@ -12,9 +12,9 @@ pub struct NewEvent {
     pub metadata: String,
 }
 
-/// Rows per INSERT statement on PostgreSQL: large enough to amortise round trips, small
-/// enough to keep each statement's arrays a few MB.
-const PG_ROWS_PER_STATEMENT: usize = 2_000;
+/// Bytes of COPY data sent per message: large enough to amortise the protocol framing,
+/// small enough not to build one huge buffer for a big page.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
 
 /// Appends all `events` in one transaction: all or none. A sequence already taken by
 /// another writer fails the whole append with `StoreError::Conflict`.
@@ -30,40 +30,44 @@ pub async fn append_events(
     let last = match db {
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
-            let mut last = LogPosition::START;
-            for chunk in events.chunks(PG_ROWS_PER_STATEMENT) {
-                // One statement per chunk: arrays through unnest are what make bulk inserts
-                // fast here (see stack notes); payloads travel as text and are cast once.
-                let (tx_id, position): (i64, i64) = sqlx::query_as(
-                    "with inserted as (
-                         insert into events (aggregate_type, aggregate_id, sequence, event_type,
-                                             event_version, payload, metadata)
-                         select t.aggregate_type, t.aggregate_id, t.sequence, t.event_type,
-                                t.event_version, t.payload::json, t.metadata::json
-                         from unnest($1::text[], $2::text[], $3::bigint[], $4::text[],
-                                     $5::text[], $6::text[], $7::text[])
-                              as t(aggregate_type, aggregate_id, sequence, event_type,
-                                   event_version, payload, metadata)
-                         returning tx_id, global_position)
-                     select max(tx_id::text::bigint), max(global_position) from inserted",
+            // COPY is the fastest way into a table here (≈ 1.5× arrays through unnest, see
+            // the stack notes). It returns no rows, so the positions are asked afterwards:
+            // the identity column draws from a sequence, and currval is the last value this
+            // session drew, i.e. the position of our last row; the transaction id is ours.
+            let mut copy = tx
+                .copy_in_raw(
+                    "copy events (aggregate_type, aggregate_id, sequence, event_type,
+                                  event_version, payload, metadata)
+                     from stdin",
                 )
-                .bind(column(chunk, |e| e.aggregate_type.as_str()))
-                .bind(column(chunk, |e| e.aggregate_id.as_str()))
-                .bind(column(chunk, |e| e.sequence))
-                .bind(column(chunk, |e| e.event_type.as_str()))
-                .bind(column(chunk, |e| e.event_version.as_str()))
-                .bind(column(chunk, |e| e.payload.as_str()))
-                .bind(column(chunk, |e| e.metadata.as_str()))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(StoreError::from_append)?;
-                last = LogPosition {
-                    tx_id,
-                    global_position: position,
-                };
+                .await?;
+            let mut buffer = String::with_capacity(COPY_CHUNK_BYTES + 4096);
+            for event in events {
+                copy_row(&mut buffer, event);
+                if buffer.len() >= COPY_CHUNK_BYTES {
+                    copy.send(buffer.as_bytes())
+                        .await
+                        .map_err(StoreError::from_append)?;
+                    buffer.clear();
+                }
             }
+            if !buffer.is_empty() {
+                copy.send(buffer.as_bytes())
+                    .await
+                    .map_err(StoreError::from_append)?;
+            }
+            copy.finish().await.map_err(StoreError::from_append)?;
+            let (tx_id, global_position): (i64, i64) = sqlx::query_as(
+                "select pg_current_xact_id()::text::bigint,
+                        currval(pg_get_serial_sequence('events', 'global_position'))",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
             tx.commit().await.map_err(StoreError::from_append)?;
-            last
+            LogPosition {
+                tx_id,
+                global_position,
+            }
         }
         Db::Sqlite(pool) => {
             // One writer at a time on SQLite: a transaction of prepared single-row inserts
@@ -100,7 +104,83 @@ pub async fn append_events(
     Ok(Some(last))
 }
 
-/// One column of the chunk, borrowed where possible: no per-row copies of payloads.
-fn column<'a, T>(events: &'a [NewEvent], field: impl Fn(&'a NewEvent) -> T) -> Vec<T> {
-    events.iter().map(field).collect()
+/// One event as a line of COPY's text format: tab-separated columns, with the characters
+/// that format gives a meaning to escaped. JSON text may hold backslashes (its own escapes)
+/// but never raw tabs or newlines; ids and names may hold anything.
+fn copy_row(buffer: &mut String, event: &NewEvent) {
+    let sequence = event.sequence.to_string();
+    let columns = [
+        event.aggregate_type.as_str(),
+        event.aggregate_id.as_str(),
+        sequence.as_str(),
+        event.event_type.as_str(),
+        event.event_version.as_str(),
+        event.payload.as_str(),
+        event.metadata.as_str(),
+    ];
+    for (i, column) in columns.into_iter().enumerate() {
+        if i > 0 {
+            buffer.push('\t');
+        }
+        copy_escape(buffer, column);
+    }
+    buffer.push('\n');
+}
+
+fn copy_escape(buffer: &mut String, value: &str) {
+    let needs_escape = |c: char| matches!(c, '\\' | '\t' | '\n' | '\r');
+    if !value.contains(needs_escape) {
+        buffer.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => buffer.push_str("\\\\"),
+            '\t' => buffer.push_str("\\t"),
+            '\n' => buffer.push_str("\\n"),
+            '\r' => buffer.push_str("\\r"),
+            other => buffer.push(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(aggregate_id: &str, payload: &str) -> NewEvent {
+        NewEvent {
+            aggregate_type: "Job".into(),
+            aggregate_id: aggregate_id.into(),
+            sequence: 7,
+            event_type: "JobSnapshotRecorded".into(),
+            event_version: "1.0".into(),
+            payload: payload.into(),
+            metadata: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_copy_row_is_seven_tab_separated_columns_ending_in_a_newline() {
+        let mut buffer = String::new();
+        copy_row(&mut buffer, &event("jobnimbus:a1", r#"{"name":"x"}"#));
+        assert_eq!(
+            buffer,
+            "Job\tjobnimbus:a1\t7\tJobSnapshotRecorded\t1.0\t{\"name\":\"x\"}\t{}\n"
+        );
+    }
+
+    #[test]
+    fn backslashes_tabs_and_newlines_in_values_are_escaped_so_they_survive_copy() {
+        let mut buffer = String::new();
+        copy_row(
+            &mut buffer,
+            &event("id\twith\ttabs\nand\rbreaks", r#"{"q":"a \"quote\" and \\ slash"}"#),
+        );
+        let line = buffer.strip_suffix('\n').unwrap();
+        let columns: Vec<&str> = line.split('\t').collect();
+        assert_eq!(columns.len(), 7, "raw tabs would add columns: {line}");
+        assert_eq!(columns[1], "id\\twith\\ttabs\\nand\\rbreaks");
+        assert_eq!(columns[5], r#"{"q":"a \\"quote\\" and \\\\ slash"}"#);
+    }
 }
