@@ -8,6 +8,9 @@ pub mod store;
 /// real API in tests, benchmarks and the demo.
 pub mod jobnimbus;
 
+/// Jobber (GraphQL, OAuth 2.0): for now the sandbox authorisation server and GraphQL endpoint.
+pub mod jobber;
+
 /// Sync from JobNimbus into the event store: one run as a single step, recorded as a
 /// `SyncRun`, resuming from a `SyncCursor`.
 pub mod sync;

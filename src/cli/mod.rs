@@ -57,7 +57,7 @@ enum Command {
     },
     /// Print the OpenAPI specification (YAML) to stdout.
     Openapi,
-    /// Run the sandbox JobNimbus alone (seeded fake data, bearer API key) on loopback.
+    /// Run the sandbox CRMs alone on loopback: JobNimbus (seeded data) and Jobber (OAuth).
     Sandbox(sandbox::SandboxArgs),
     /// Measure throughput; prints one JSON object per figure on stdout.
     Bench {
