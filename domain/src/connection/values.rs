@@ -45,6 +45,13 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
+    pub const ALL: [ConnectionStatus; 4] = [
+        ConnectionStatus::NeverConnected,
+        ConnectionStatus::Authenticated,
+        ConnectionStatus::NeedsReauth,
+        ConnectionStatus::Revoked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionStatus::NeverConnected => "never_connected",
@@ -67,6 +74,11 @@ pub enum RevokeCause {
 }
 
 impl RevokeCause {
+    pub const ALL: [RevokeCause; 2] = [
+        RevokeCause::UserDisconnected,
+        RevokeCause::AppDisconnectWebhook,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RevokeCause::UserDisconnected => "user_disconnected",
@@ -109,21 +121,13 @@ mod tests {
 
     #[test]
     fn statuses_and_causes_serialise_as_their_stored_text() {
-        for status in [
-            ConnectionStatus::NeverConnected,
-            ConnectionStatus::Authenticated,
-            ConnectionStatus::NeedsReauth,
-            ConnectionStatus::Revoked,
-        ] {
+        for status in ConnectionStatus::ALL {
             assert_eq!(
                 serde_json::to_string(&status).unwrap(),
                 format!("\"{}\"", status.as_str())
             );
         }
-        for cause in [
-            RevokeCause::UserDisconnected,
-            RevokeCause::AppDisconnectWebhook,
-        ] {
+        for cause in RevokeCause::ALL {
             assert_eq!(
                 serde_json::to_string(&cause).unwrap(),
                 format!("\"{}\"", cause.as_str())
