@@ -14,3 +14,7 @@ pub mod jobber;
 /// Sync from JobNimbus into the event store: one run as a single step, recorded as a
 /// `SyncRun`, resuming from a `SyncCursor`.
 pub mod sync;
+
+/// OAuth tokens encrypted at rest, with key rotation, crypto-shredding and a single-flight
+/// refresh lock per connection.
+pub mod vault;

@@ -148,15 +148,20 @@ fn external_id_of(id: &str) -> &str {
 }
 
 fn check_segment(segment: &str) -> Result<(), ParseIdError> {
-    let ok = (1..=64).contains(&segment.len())
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+    if is_safe_segment(segment) {
         Ok(())
     } else {
         Err(ParseIdError::BadSegment(segment.to_string()))
     }
+}
+
+/// 1–64 characters of `[A-Za-z0-9_-]`: safe in URLs, log lines, file names and SQL text
+/// without escaping. Every id segment of the domain follows this rule.
+pub(crate) fn is_safe_segment(segment: &str) -> bool {
+    (1..=64).contains(&segment.len())
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -3,12 +3,17 @@
 //! Nothing here performs I/O or reads the clock: whatever a decision needs from the
 //! outside world (a fetched CRM record, the current time) arrives inside the command.
 
+pub mod connection;
 pub mod contact;
 pub mod ids;
 pub mod job;
 pub mod sync_cursor;
 pub mod sync_run;
 
+pub use connection::{
+    refresh_due, Connection, ConnectionCommand, ConnectionError, ConnectionEvent, ConnectionId,
+    ConnectionStatus, InvalidUserId, ParseConnectionIdError, RevokeCause, SecretVersion, UserId,
+};
 pub use contact::{
     Contact, ContactCommand, ContactError, ContactEvent, ContactField, ContactSnapshot,
 };

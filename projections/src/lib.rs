@@ -5,6 +5,7 @@
 //! loses an event nor applies one twice; read models can be dropped and rebuilt at will.
 
 mod checkpoint;
+pub mod connection_status;
 pub mod contact_mirror;
 mod error;
 pub mod job_mirror;
@@ -31,5 +32,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(job_mirror::JobMirror),
         Arc::new(contact_mirror::ContactMirror),
         Arc::new(sync_log::SyncLog),
+        Arc::new(connection_status::ConnectionStatusView),
     ]
 }

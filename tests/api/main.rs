@@ -21,3 +21,4 @@ mod scheduler;
 mod sync_api;
 mod sync_engine;
 mod sync_log_api;
+mod token_vault;

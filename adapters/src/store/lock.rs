@@ -16,6 +16,8 @@ pub enum LockKind {
     SyncRun = 2,
     /// One instance per scheduled tick.
     ScheduledTick = 3,
+    /// One token refresh per CRM connection across instances (rotation kills the loser).
+    TokenRefresh = 4,
 }
 
 impl LockKind {
@@ -24,6 +26,7 @@ impl LockKind {
             LockKind::Projection => "projection",
             LockKind::SyncRun => "sync",
             LockKind::ScheduledTick => "tick",
+            LockKind::TokenRefresh => "token",
         }
     }
 }
