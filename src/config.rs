@@ -10,6 +10,9 @@ use std::time::Duration;
 use adapters::store::DatabaseTarget;
 use secrecy::{ExposeSecret, SecretString};
 
+mod jobber;
+pub use jobber::{JobberApp, JobberSettings};
+
 /// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -32,6 +35,7 @@ pub struct Settings {
     /// Where JobNimbus deep links point (`{base}/job/{jnid}`).
     pub jobnimbus_app_base_url: String,
     pub jobnimbus: JobNimbusSettings,
+    pub jobber: JobberSettings,
 }
 
 /// The JobNimbus connection and its sync schedule (the seed's variable names).
@@ -152,6 +156,7 @@ impl Settings {
             problems.push(problem("JOBNIMBUS_APP_BASE_URL", "must be an http(s) URL"));
         }
         let jobnimbus = jobnimbus_settings(&get, &mut problems);
+        let jobber = jobber::jobber_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -165,6 +170,7 @@ impl Settings {
             internal_api_key,
             jobnimbus_app_base_url,
             jobnimbus,
+            jobber,
         })
     }
 

@@ -146,6 +146,32 @@ pub async fn start(sync: ScheduledSync, cron: &str) -> Result<JobScheduler, JobS
     Ok(scheduler)
 }
 
+/// Keeps Jobber access tokens fresh: every `every`, refreshes those within the margin of
+/// expiry. A plain interval rather than cron: the check is cheap and must run often. Every
+/// instance runs it; the refresh itself is single-flight per connection across instances,
+/// so a sweep racing another instance's makes no second call to Jobber.
+pub fn spawn_jobber_refresh(
+    connections: adapters::jobber::JobberConnections,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match connections.refresh_due_once(Utc::now()).await {
+                Ok(sweep) if sweep.due > 0 => {
+                    tracing::info!(due = sweep.due, refreshed = sweep.refreshed, failed = sweep.failed, "Jobber token refresh sweep");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(error.message = %error, "Jobber token refresh sweep failed");
+                }
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::six_field_cron;

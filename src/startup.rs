@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use adapters::jobber::{
+    GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy,
+};
 use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
+use adapters::vault::{Keyring, TokenVault};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
 use adapters::sync::{SyncEngine, SyncSettings};
 use api::AppState;
@@ -23,6 +27,8 @@ pub enum StartupError {
     Database(#[from] StoreError),
     #[error("cannot set up the JobNimbus client: {0}")]
     JobNimbus(#[from] adapters::jobnimbus::ClientError),
+    #[error("cannot set up Jobber: {0}")]
+    Jobber(String),
     #[error("cannot start the sync scheduler: {0}")]
     Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     #[error("cannot listen on {address}: {source}")]
@@ -95,6 +101,14 @@ impl Application {
                 None
             }
         };
+        let jobber = jobber_connections(settings, &db, &signal)?;
+        let mut background = background;
+        if let Some(connections) = &jobber {
+            background.push(scheduler::spawn_jobber_refresh(
+                connections.clone(),
+                settings.jobber.refresh_check_every,
+            ));
+        }
         let state = AppState {
             log: EventLog::new(db.clone()),
             db,
@@ -104,6 +118,7 @@ impl Application {
             internal_api_key,
             jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
             jobnimbus,
+            jobber,
         };
         Ok(Application {
             acceptor,
@@ -182,6 +197,51 @@ pub fn sync_engine(
         signal,
         JobNimbusClient::new(client)?,
         sync,
+    )))
+}
+
+/// The Jobber use cases, when the app's credentials are configured: OAuth client, GraphQL
+/// client and the token vault under `TOKEN_ENCRYPTION_KEY`.
+pub fn jobber_connections(
+    settings: &Settings,
+    db: &Db,
+    signal: &AppendSignal,
+) -> Result<Option<JobberConnections>, StartupError> {
+    let jobber = &settings.jobber;
+    let Some(app) = &jobber.app else {
+        tracing::info!("JOBBER_CLIENT_ID is not set: Jobber connections are off");
+        return Ok(None);
+    };
+    // Config validation already refused a missing or malformed key when the app is set.
+    let key = jobber
+        .token_encryption_key
+        .as_ref()
+        .ok_or_else(|| StartupError::Jobber("TOKEN_ENCRYPTION_KEY is not set".into()))?;
+    let keyring = Keyring::parse(key).map_err(|e| StartupError::Jobber(e.to_string()))?;
+    let timeout = Duration::from_secs(20);
+    let oauth = OAuthClient::new(OAuthConfig {
+        client_id: app.client_id.clone(),
+        client_secret: app.client_secret.clone(),
+        authorize_url: jobber.authorize_url.clone(),
+        token_url: jobber.tokens_url.clone(),
+        redirect_uri: app.redirect_uri.clone(),
+        timeout,
+    })
+    .map_err(|e| StartupError::Jobber(e.to_string()))?;
+    let graphql = GraphqlClient::new(&jobber.api_url, &jobber.graphql_version, timeout)
+        .map_err(|e| StartupError::Jobber(e.to_string()))?;
+    let policy = RefreshPolicy {
+        margin: chrono::TimeDelta::from_std(jobber.refresh_margin)
+            .unwrap_or(chrono::TimeDelta::minutes(5)),
+        ..RefreshPolicy::default()
+    };
+    Ok(Some(JobberConnections::new(
+        db,
+        signal,
+        oauth,
+        graphql,
+        TokenVault::new(db.clone(), keyring),
+        policy,
     )))
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 mod health;
 mod http_metrics;
 mod integration;
+mod jobber_auth;
 mod jobs;
 mod state;
 mod sync;
@@ -32,6 +33,7 @@ type Apis = (
     contacts::ContactsApi,
     sync::SyncApi,
     integration::IntegrationApi,
+    jobber_auth::JobberAuthApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -42,6 +44,7 @@ fn service() -> OpenApiService<Apis, ()> {
             contacts::ContactsApi,
             sync::SyncApi,
             integration::IntegrationApi,
+            jobber_auth::JobberAuthApi,
         ),
         TITLE,
         VERSION,

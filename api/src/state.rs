@@ -21,4 +21,6 @@ pub struct AppState {
     pub jobnimbus_app_base_url: String,
     /// Sync from JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
     pub jobnimbus: Option<SyncEngine>,
+    /// Jobber OAuth connections; `None` when the Jobber app is not configured.
+    pub jobber: Option<adapters::jobber::JobberConnections>,
 }

@@ -24,6 +24,7 @@ on_both_backends!(
     a_sync_of_30000_jobs_gets_past_the_10000_row_window,
     under_faults_a_full_sync_of_25000_jobs_and_10000_contacts_ends_equal_to_the_crm,
     contacts_sync_like_jobs_and_vanish_only_after_a_complete_scan,
+    a_store_failure_mid_run_records_the_run_as_failed_not_running,
 );
 
 fn request(mode: SyncMode) -> SyncRequest {
@@ -544,4 +545,85 @@ async fn contacts_sync_like_jobs_and_vanish_only_after_a_complete_scan(backend: 
         .iter()
         .all(|c| c["id"] != json!(format!("jobnimbus:{gone}"))));
     assert_collection_equals_crm(&app, &sandbox, Resource::Contacts).await;
+}
+
+/// The store refusing one job's events half-way through a run stands for a database fault
+/// (a lost connection, a full disk). The run was recorded as started, so it must end on
+/// record as failed, not stay RUNNING forever in the sync log.
+async fn a_store_failure_mid_run_records_the_run_as_failed_not_running(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let sandbox = crm::jobnimbus(300, 10, FaultConfig::default()).await;
+    let doomed = format!(
+        "jobnimbus:{}",
+        sandbox.handle().random_jnid(Resource::Jobs).unwrap()
+    );
+    refuse_events_of(&t, &doomed).await;
+    let engine = crm::engine_with(
+        &t,
+        &sandbox,
+        SyncSettings {
+            page_size: 50,
+            ..SyncSettings::default()
+        },
+    );
+
+    let result = engine.sync_once(request(SyncMode::Full)).await;
+
+    assert!(
+        matches!(result, Err(SyncError::Store(_))),
+        "the store failure is reported, got {result:?}"
+    );
+    let events = all_events(&t.db).await;
+    let run_events: Vec<&str> = events
+        .iter()
+        .filter(|e| e.aggregate_type == "SyncRun")
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(run_events.first(), Some(&"SyncRunStarted"));
+    assert_eq!(
+        run_events.last(),
+        Some(&"SyncRunFailed"),
+        "run events: {run_events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.aggregate_id == doomed),
+        "nothing of the refused page's job was written"
+    );
+}
+
+/// Makes the events table refuse every event of one aggregate, as a failing database would.
+async fn refuse_events_of(t: &TestDb, aggregate_id: &str) {
+    match &t.db {
+        adapters::store::Db::Postgres(pool) => {
+            sqlx::query(&format!(
+                "create function refuse_doomed() returns trigger language plpgsql as $$
+                 begin
+                     if new.aggregate_id = '{aggregate_id}' then
+                         raise exception 'injected store failure';
+                     end if;
+                     return new;
+                 end $$"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "create trigger refuse_doomed before insert on events
+                 for each row execute function refuse_doomed()",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        adapters::store::Db::Sqlite(pool) => {
+            sqlx::query(&format!(
+                "create trigger refuse_doomed before insert on events
+                 when new.aggregate_id = '{aggregate_id}'
+                 begin select raise(abort, 'injected store failure'); end"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
 }

@@ -201,84 +201,102 @@ impl SyncEngine {
         })
         .await?;
         tracing::info!(updated_since = ?updated_since, "sync run started");
+        // Past this point the run is on record as started; it must not stay RUNNING if
+        // the store fails under it. Recording the failure may fail too (the store is what
+        // broke), but a passing fault (a lost connection, a timeout) leaves an honest log.
+        let result: Result<SyncReport, SyncError> = async {
 
-        let mut pages = self.fetch_pages::<T>(updated_since);
-        let mut resume_from = None;
-        let mut scan_failure = None;
-        let mut expected = None;
-        while let Some(fetched) = pages.recv().await {
-            match fetched {
-                Ok((page, resume)) => {
-                    expected.get_or_insert(page.total);
-                    run.process_page(page).await?;
-                    if let Some(to) = resume {
-                        resume_from = Some(to);
-                        run.checkpoint_cursor(to, false).await?;
+            let mut pages = self.fetch_pages::<T>(updated_since);
+            let mut resume_from = None;
+            let mut scan_failure = None;
+            let mut expected = None;
+            while let Some(fetched) = pages.recv().await {
+                match fetched {
+                    Ok((page, resume)) => {
+                        expected.get_or_insert(page.total);
+                        run.process_page(page).await?;
+                        if let Some(to) = resume {
+                            resume_from = Some(to);
+                            run.checkpoint_cursor(to, false).await?;
+                        }
+                        progress(SyncProgress {
+                            pages: run.pages,
+                            fetched: run.outcome.fetched,
+                            expected,
+                        });
                     }
-                    progress(SyncProgress {
-                        pages: run.pages,
-                        fetched: run.outcome.fetched,
-                        expected,
-                    });
-                }
-                Err(error) => {
-                    scan_failure = Some(error);
-                    break;
+                    Err(error) => {
+                        scan_failure = Some(error);
+                        break;
+                    }
                 }
             }
-        }
 
-        if let Some(to) = resume_from {
-            // Every page read so far is committed: the next run may start after them, even
-            // if this one failed on a later page.
-            run.checkpoint_cursor(to, true).await?;
-        }
-        if let Some(error) = scan_failure {
-            // Whatever was committed stays; nothing is concluded from a partial scan.
-            tracing::warn!(error = %error, "sync run failed");
-            run.record(SyncRunCommand::Fail {
-                error: error.to_string(),
+            if let Some(to) = resume_from {
+                // Every page read so far is committed: the next run may start after them, even
+                // if this one failed on a later page.
+                run.checkpoint_cursor(to, true).await?;
+            }
+            if let Some(error) = scan_failure {
+                // Whatever was committed stays; nothing is concluded from a partial scan.
+                tracing::warn!(error = %error, "sync run failed");
+                run.record(SyncRunCommand::Fail {
+                    error: error.to_string(),
+                    finished_at: Utc::now(),
+                })
+                .await?;
+                return Ok(run.report(
+                    SyncStatus::Failed,
+                    Some(error.to_string()),
+                    updated_since,
+                    started,
+                ));
+            }
+            if updated_since.is_none() {
+                // Every record was read without error: only now may absence mean anything.
+                if request.mode == SyncMode::Reconcile {
+                    run.mark_vanished(Utc::now()).await?;
+                }
+                run.cursor(SyncCursorCommand::RecordCompleteScan {
+                    run_id: run_id.clone(),
+                    scanned_at: Utc::now(),
+                })
+                .await?;
+            }
+            run.record(SyncRunCommand::Complete {
+                resume_from,
                 finished_at: Utc::now(),
             })
             .await?;
-            return Ok(run.report(
-                SyncStatus::Failed,
-                Some(error.to_string()),
-                updated_since,
-                started,
-            ));
+            let status = if run.outcome.failed > 0 {
+                SyncStatus::Partial
+            } else {
+                SyncStatus::Success
+            };
+            tracing::info!(
+                fetched = run.outcome.fetched,
+                created = run.outcome.created,
+                updated = run.outcome.updated,
+                unchanged = run.outcome.unchanged,
+                failed = run.outcome.failed,
+                vanished = run.outcome.vanished,
+                "sync run completed"
+            );
+            Ok(run.report(status, None, updated_since, started))
         }
-        if updated_since.is_none() {
-            // Every record was read without error: only now may absence mean anything.
-            if request.mode == SyncMode::Reconcile {
-                run.mark_vanished(Utc::now()).await?;
+        .await;
+        if let Err(SyncError::Store(error)) = &result {
+            let failed = run
+                .record(SyncRunCommand::Fail {
+                    error: format!("event store failed: {error}"),
+                    finished_at: Utc::now(),
+                })
+                .await;
+            if let Err(also) = failed {
+                tracing::error!(error = %also, "could not record the sync run's failure");
             }
-            run.cursor(SyncCursorCommand::RecordCompleteScan {
-                run_id: run_id.clone(),
-                scanned_at: Utc::now(),
-            })
-            .await?;
         }
-        run.record(SyncRunCommand::Complete {
-            resume_from,
-            finished_at: Utc::now(),
-        })
-        .await?;
-        let status = if run.outcome.failed > 0 {
-            SyncStatus::Partial
-        } else {
-            SyncStatus::Success
-        };
-        tracing::info!(
-            fetched = run.outcome.fetched,
-            created = run.outcome.created,
-            updated = run.outcome.updated,
-            unchanged = run.outcome.unchanged,
-            failed = run.outcome.failed,
-            vanished = run.outcome.vanished,
-            "sync run completed"
-        );
-        Ok(run.report(status, None, updated_since, started))
+        result
     }
 
     fn overlap(&self) -> chrono::Duration {

@@ -68,6 +68,6 @@ impl DomainEvent for ConnectionEvent {
     }
 
     fn event_version(&self) -> String {
-        "1.0".to_string()
+        "1".to_string()
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use adapters::store::{AppendSignal, DatabaseTarget, Db, ScratchDatabase};
 use secrecy::SecretString;
-use unified_crm::config::{JobNimbusSettings, LogFormat, Settings};
+use unified_crm::config::{JobNimbusSettings, JobberSettings, LogFormat, Settings};
 use unified_crm::startup::Application;
 
 /// The `x-internal-api-key` of test servers.
@@ -102,6 +102,7 @@ impl TestDb {
             internal_api_key: Some(SecretString::from(INTERNAL_KEY)),
             jobnimbus_app_base_url: "https://app.jobnimbus.com".to_string(),
             jobnimbus: JobNimbusSettings::default(),
+            jobber: JobberSettings::default(),
         }
     }
 }
