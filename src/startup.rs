@@ -5,6 +5,7 @@ use std::time::Duration;
 use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
 use adapters::sync::{SyncEngine, SyncSettings};
+use api::rate_limit::RateLimiter;
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
 use poem::Server;
@@ -12,7 +13,7 @@ use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
 
-use crate::config::Settings;
+use crate::config::{RateLimitSettings, Settings};
 use crate::scheduler;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,7 @@ impl Application {
                 None
             }
         };
+        let rate_limiter = rate_limiter(&settings.rate_limit).await;
         let state = AppState {
             log: EventLog::new(db.clone()),
             db,
@@ -104,6 +106,7 @@ impl Application {
             internal_api_key,
             jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
             jobnimbus,
+            rate_limiter,
         };
         Ok(Application {
             acceptor,
@@ -183,6 +186,19 @@ pub fn sync_engine(
         JobNimbusClient::new(client)?,
         sync,
     )))
+}
+
+/// The limiter `settings` describe. Redis is tried once here; not reaching it is a warning
+/// (limits are then enforced in-process until it answers), never a reason not to start.
+pub async fn rate_limiter(settings: &RateLimitSettings) -> RateLimiter {
+    if !settings.enabled {
+        tracing::info!("RATE_LIMIT_ENABLED=false: no rate limits");
+        return RateLimiter::disabled(settings.policy);
+    }
+    match &settings.redis {
+        Some(target) => RateLimiter::shared(settings.policy, target.clone()).await,
+        None => RateLimiter::in_process(settings.policy),
+    }
 }
 
 async fn shutdown_signal() {

@@ -6,6 +6,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use projections::ProjectionProgress;
 use secrecy::SecretString;
 
+use crate::rate_limit::RateLimiter;
+
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -21,4 +23,6 @@ pub struct AppState {
     pub jobnimbus_app_base_url: String,
     /// Sync from JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
     pub jobnimbus: Option<SyncEngine>,
+    /// Per-client budgets of `/auth/…` and `/api/…`.
+    pub rate_limiter: RateLimiter,
 }
