@@ -4,10 +4,12 @@
 //! operator fixes a deployment in one round instead of one variable per restart.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use adapters::store::DatabaseTarget;
+use api::rate_limit::{GroupQuota, Policy, RedisTarget};
 use secrecy::{ExposeSecret, SecretString};
 
 mod jobber;
@@ -36,6 +38,7 @@ pub struct Settings {
     pub jobnimbus_app_base_url: String,
     pub jobnimbus: JobNimbusSettings,
     pub jobber: JobberSettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 /// The JobNimbus connection and its sync schedule (the seed's variable names).
@@ -60,6 +63,21 @@ pub struct JobNimbusSettings {
     /// `JOBNIMBUS_SYNC_OVERLAP_SECONDS` (default 300): how far before the stored cursor an
     /// incremental run starts.
     pub sync_overlap: Duration,
+}
+
+/// Per-client rate limits on `/auth/…` and `/api/…`.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// `RATE_LIMIT_ENABLED` (default true).
+    pub enabled: bool,
+    /// `RATE_LIMIT_AUTH_PER_MINUTE` (20) and `RATE_LIMIT_AUTH_BURST` (5),
+    /// `RATE_LIMIT_API_PER_MINUTE` (600) and `RATE_LIMIT_API_BURST` (100), and
+    /// `TRUST_PROXY_HEADERS` (false): key clients by `x-forwarded-for`.
+    pub policy: Policy,
+    /// `REDIS_URL`, or the seed's `REDIS_HOST` and `REDIS_PORT` (6379), with
+    /// `RATE_LIMIT_REDIS_PREFIX` (`unified-crm:rl`) and `RATE_LIMIT_REDIS_TIMEOUT_MS` (50):
+    /// budgets shared by every instance. `None` keeps them in-process.
+    pub redis: Option<RedisTarget>,
 }
 
 /// One variable that is missing or wrong.
@@ -157,6 +175,7 @@ impl Settings {
         }
         let jobnimbus = jobnimbus_settings(&get, &mut problems);
         let jobber = jobber::jobber_settings(&get, &mut problems);
+        let rate_limit = rate_limit_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -171,6 +190,7 @@ impl Settings {
             jobnimbus_app_base_url,
             jobnimbus,
             jobber,
+            rate_limit,
         })
     }
 
@@ -193,17 +213,7 @@ fn jobnimbus_settings(
     if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
         problems.push(problem("JOBNIMBUS_BASE_URL", "must be an http(s) URL"));
     }
-    let sync_enabled = match get("JOBNIMBUS_SYNC_ENABLED").as_deref().map(str::trim) {
-        None | Some("true" | "1" | "yes") => true,
-        Some("false" | "0" | "no") => false,
-        Some(other) => {
-            problems.push(problem(
-                "JOBNIMBUS_SYNC_ENABLED",
-                format!("must be true or false, not `{other}`"),
-            ));
-            true
-        }
-    };
+    let sync_enabled = parse_bool(get, "JOBNIMBUS_SYNC_ENABLED", true, problems);
     let cron = get("JOBNIMBUS_SYNC_CRON").unwrap_or_else(|| DEFAULT_SYNC_CRON.to_string());
     let sync_cron = match crate::scheduler::six_field_cron(&cron) {
         Ok(expression) => expression,
@@ -230,6 +240,75 @@ impl Default for JobNimbusSettings {
     /// No key (so no sync), otherwise the documented defaults.
     fn default() -> Self {
         jobnimbus_settings(&|_: &str| None, &mut Vec::new())
+    }
+}
+
+fn rate_limit_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<ConfigProblem>,
+) -> RateLimitSettings {
+    let mut quota = |per_minute: (&'static str, u32), burst: (&'static str, u32)| GroupQuota {
+        per_minute: positive(get, per_minute.0, per_minute.1, problems),
+        burst: positive(get, burst.0, burst.1, problems),
+    };
+    let auth = quota(
+        ("RATE_LIMIT_AUTH_PER_MINUTE", 20),
+        ("RATE_LIMIT_AUTH_BURST", 5),
+    );
+    let api = quota(
+        ("RATE_LIMIT_API_PER_MINUTE", 600),
+        ("RATE_LIMIT_API_BURST", 100),
+    );
+    RateLimitSettings {
+        enabled: parse_bool(get, "RATE_LIMIT_ENABLED", true, problems),
+        policy: Policy {
+            auth,
+            api,
+            trust_proxy_headers: parse_bool(get, "TRUST_PROXY_HEADERS", false, problems),
+        },
+        redis: redis_target(get, problems),
+    }
+}
+
+/// `REDIS_URL` wins; else the seed's `REDIS_HOST` (and `REDIS_PORT`); else no Redis.
+fn redis_target(
+    get: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<RedisTarget> {
+    let prefix = get("RATE_LIMIT_REDIS_PREFIX")
+        .unwrap_or_else(|| api::rate_limit::DEFAULT_REDIS_PREFIX.to_string());
+    let default_timeout = api::rate_limit::DEFAULT_REDIS_TIMEOUT.as_millis() as u32;
+    let timeout_ms = positive(
+        get,
+        "RATE_LIMIT_REDIS_TIMEOUT_MS",
+        default_timeout,
+        problems,
+    );
+    let (variable, url) = if let Some(url) = get("REDIS_URL") {
+        ("REDIS_URL", url)
+    } else if let Some(host) = get("REDIS_HOST") {
+        let port = parse_or(get, "REDIS_PORT", 6379u16, problems);
+        let host = match host.contains(':') && !host.starts_with('[') {
+            true => format!("[{host}]"),
+            false => host,
+        };
+        ("REDIS_HOST", format!("redis://{host}:{port}"))
+    } else {
+        if get("REDIS_PORT").is_some() {
+            problems.push(problem(
+                "REDIS_HOST",
+                "required when REDIS_PORT is set (or set REDIS_URL instead)",
+            ));
+        }
+        return None;
+    };
+    match RedisTarget::new(&url, prefix) {
+        Ok(target) => Some(target.with_timeout(Duration::from_millis(u64::from(timeout_ms.get())))),
+        // The error never holds the URL, which may carry a password.
+        Err(error) => {
+            problems.push(problem(variable, error.to_string()));
+            None
+        }
     }
 }
 
@@ -268,6 +347,52 @@ fn parse_or<T: std::str::FromStr>(
             ));
             default
         }),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+    problems: &mut Vec<ConfigProblem>,
+) -> bool {
+    match get(variable).as_deref().map(str::trim) {
+        None => default,
+        Some("true" | "1" | "yes") => true,
+        Some("false" | "0" | "no") => false,
+        Some(other) => {
+            problems.push(problem(
+                variable,
+                format!("must be true or false, not `{other}`"),
+            ));
+            default
+        }
+    }
+}
+
+/// A whole number from 1 to `GroupQuota::MAX_PER_MINUTE`.
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u32,
+    problems: &mut Vec<ConfigProblem>,
+) -> NonZeroU32 {
+    let fallback = NonZeroU32::new(default).unwrap_or(NonZeroU32::MIN);
+    let Some(raw) = get(variable) else {
+        return fallback;
+    };
+    match raw.trim().parse::<NonZeroU32>() {
+        Ok(n) if n.get() <= GroupQuota::MAX_PER_MINUTE => n,
+        _ => {
+            problems.push(problem(
+                variable,
+                format!(
+                    "`{raw}` is not a whole number from 1 to {}",
+                    GroupQuota::MAX_PER_MINUTE
+                ),
+            ));
+            fallback
+        }
     }
 }
 
@@ -429,6 +554,104 @@ mod tests {
         let err = Settings::for_serving(Settings::from_lookup(get), get).unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
         assert_eq!(names, ["PORT", "INTERNAL_API_KEY"]);
+    }
+
+    #[test]
+    fn rate_limits_default_to_in_process_with_the_documented_budgets() {
+        let limits = settings(&[]).unwrap().rate_limit;
+        assert!(limits.enabled);
+        assert!(limits.redis.is_none());
+        assert!(!limits.policy.trust_proxy_headers);
+        let budgets = [limits.policy.auth, limits.policy.api]
+            .map(|quota| (quota.per_minute.get(), quota.burst.get()));
+        assert_eq!(budgets, [(20, 5), (600, 100)]);
+    }
+
+    #[test]
+    fn the_seed_redis_host_and_port_name_the_shared_store() {
+        let cases = [
+            (
+                vec![("REDIS_HOST", "cache.internal")],
+                "cache.internal:6379",
+            ),
+            (
+                vec![("REDIS_HOST", "cache.internal"), ("REDIS_PORT", "6380")],
+                "cache.internal:6380",
+            ),
+            (vec![("REDIS_HOST", "::1")], "::1:6379"),
+            (
+                vec![
+                    ("REDIS_URL", "redis://other:7000/1"),
+                    ("REDIS_HOST", "ignored"),
+                ],
+                "other:7000",
+            ),
+        ];
+        for (vars, address) in cases {
+            let redis = settings(&vars).unwrap().rate_limit.redis;
+            assert_eq!(
+                redis.map(|r| r.address()).as_deref(),
+                Some(address),
+                "{vars:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_redis_prefix_and_timeout_can_be_set() {
+        let redis = settings(&[
+            ("REDIS_URL", "redis://127.0.0.1"),
+            ("RATE_LIMIT_REDIS_PREFIX", "staging:rl"),
+            ("RATE_LIMIT_REDIS_TIMEOUT_MS", "20"),
+        ])
+        .unwrap()
+        .rate_limit
+        .redis
+        .unwrap();
+        assert_eq!(redis.prefix(), "staging:rl");
+        assert_eq!(redis.timeout(), Duration::from_millis(20));
+    }
+
+    #[test]
+    fn bad_rate_limit_variables_are_each_reported_by_name() {
+        let err = settings(&[
+            ("RATE_LIMIT_ENABLED", "maybe"),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+            ("RATE_LIMIT_AUTH_BURST", "-1"),
+            ("RATE_LIMIT_API_PER_MINUTE", "lots"),
+            ("RATE_LIMIT_API_BURST", "60000001"),
+            ("TRUST_PROXY_HEADERS", "sometimes"),
+            ("RATE_LIMIT_REDIS_TIMEOUT_MS", "0"),
+            ("REDIS_PORT", "6379"),
+        ])
+        .unwrap_err();
+        let vars: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            vars,
+            [
+                "RATE_LIMIT_AUTH_PER_MINUTE",
+                "RATE_LIMIT_AUTH_BURST",
+                "RATE_LIMIT_API_PER_MINUTE",
+                "RATE_LIMIT_API_BURST",
+                "RATE_LIMIT_ENABLED",
+                "TRUST_PROXY_HEADERS",
+                "RATE_LIMIT_REDIS_TIMEOUT_MS",
+                "REDIS_HOST",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unusable_redis_url_is_named_without_echoing_it() {
+        for (var, value) in [
+            ("REDIS_URL", "https://user:hunter2@cache:6379"),
+            ("REDIS_URL", "rediss://user:hunter2@cache:6379"),
+            ("REDIS_PORT", "not-a-port"),
+        ] {
+            let err = settings(&[(var, value), ("REDIS_HOST", "cache")]).unwrap_err();
+            assert_eq!(err.0[0].variable, var, "{value}");
+            assert!(!err.to_string().contains("hunter2"));
+        }
     }
 
     #[test]

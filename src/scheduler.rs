@@ -161,7 +161,12 @@ pub fn spawn_jobber_refresh(
             ticks.tick().await;
             match connections.refresh_due_once(Utc::now()).await {
                 Ok(sweep) if sweep.due > 0 => {
-                    tracing::info!(due = sweep.due, refreshed = sweep.refreshed, failed = sweep.failed, "Jobber token refresh sweep");
+                    tracing::info!(
+                        due = sweep.due,
+                        refreshed = sweep.refreshed,
+                        failed = sweep.failed,
+                        "Jobber token refresh sweep"
+                    );
                 }
                 Ok(_) => {}
                 Err(error) => {

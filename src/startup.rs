@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use adapters::jobber::{
-    GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy,
-};
+use adapters::jobber::{GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy};
 use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
-use adapters::vault::{Keyring, TokenVault};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
 use adapters::sync::{SyncEngine, SyncSettings};
+use adapters::vault::{Keyring, TokenVault};
+use api::rate_limit::RateLimiter;
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
 use poem::Server;
@@ -16,7 +15,7 @@ use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
 
-use crate::config::Settings;
+use crate::config::{RateLimitSettings, Settings};
 use crate::scheduler;
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +108,7 @@ impl Application {
                 settings.jobber.refresh_check_every,
             ));
         }
+        let rate_limiter = rate_limiter(&settings.rate_limit).await;
         let state = AppState {
             log: EventLog::new(db.clone()),
             db,
@@ -119,6 +119,7 @@ impl Application {
             jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
             jobnimbus,
             jobber,
+            rate_limiter,
         };
         Ok(Application {
             acceptor,
@@ -243,6 +244,19 @@ pub fn jobber_connections(
         TokenVault::new(db.clone(), keyring),
         policy,
     )))
+}
+
+/// The limiter `settings` describe. Redis is tried once here; not reaching it is a warning
+/// (limits are then enforced in-process until it answers), never a reason not to start.
+pub async fn rate_limiter(settings: &RateLimitSettings) -> RateLimiter {
+    if !settings.enabled {
+        tracing::info!("RATE_LIMIT_ENABLED=false: no rate limits");
+        return RateLimiter::disabled(settings.policy);
+    }
+    match &settings.redis {
+        Some(target) => RateLimiter::shared(settings.policy, target.clone()).await,
+        None => RateLimiter::in_process(settings.policy),
+    }
 }
 
 async fn shutdown_signal() {

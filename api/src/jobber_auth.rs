@@ -148,10 +148,7 @@ impl JobberAuthApi {
     ) -> Result<AuthorizeResponse, ApiError> {
         let jobber = configured(&state)?;
         let user = user_id(&userid.0)?;
-        let url = jobber
-            .begin(&user, Utc::now())
-            .await
-            .map_err(failure)?;
+        let url = jobber.begin(&user, Utc::now()).await.map_err(failure)?;
         Ok(AuthorizeResponse::Redirect(url))
     }
 
@@ -215,7 +212,11 @@ impl JobberAuthApi {
     ///
     /// The seed's `{status, hasValidToken, createdAt, updatedAt}` plus `expiresAt`. A user
     /// who never connected is `not_connected`, not an error.
-    #[oai(path = "/status/:user_id", method = "get", operation_id = "jobber_status")]
+    #[oai(
+        path = "/status/:user_id",
+        method = "get",
+        operation_id = "jobber_status"
+    )]
     async fn status(
         &self,
         state: Data<&AppState>,
@@ -245,7 +246,11 @@ impl JobberAuthApi {
     /// `jobber_refresh_cooling_down` after a failed refresh, 502 `jobber_grant_rejected`
     /// (the connection now needs re-authorisation), `jobber_invalid_credentials`,
     /// `jobber_unavailable`.
-    #[oai(path = "/refresh/:user_id", method = "get", operation_id = "jobber_refresh")]
+    #[oai(
+        path = "/refresh/:user_id",
+        method = "get",
+        operation_id = "jobber_refresh"
+    )]
     async fn refresh_get(
         &self,
         state: Data<&AppState>,
@@ -271,7 +276,12 @@ impl JobberAuthApi {
         let user = self::user_id(&user_id.0)?;
         let now = Utc::now();
         let (outcome, position) = jobber
-            .refresh(&user, RefreshTrigger::Requested, now, actor("refresh_endpoint"))
+            .refresh(
+                &user,
+                RefreshTrigger::Requested,
+                now,
+                actor("refresh_endpoint"),
+            )
             .await
             .map_err(failure)?;
         wait_for_read_models(&state, position).await;
@@ -313,7 +323,9 @@ impl JobberAuthApi {
     }
 }
 
-fn configured<'a>(state: &'a AppState) -> Result<&'a adapters::jobber::JobberConnections, ApiError> {
+fn configured<'a>(
+    state: &'a AppState,
+) -> Result<&'a adapters::jobber::JobberConnections, ApiError> {
     state.jobber.as_ref().ok_or_else(|| {
         ApiError::unavailable(
             "jobber_not_configured",
@@ -410,10 +422,9 @@ fn jobber_failure(error: JobberError) -> ApiError {
             "jobber_invalid_credentials",
             "Unauthorized – invalid credentials: check JOBBER_CLIENT_ID and JOBBER_CLIENT_SECRET",
         ),
-        JobberError::TokenRejected | JobberError::Disconnected => ApiError::bad_gateway(
-            "jobber_token_rejected",
-            error.to_string(),
-        ),
+        JobberError::TokenRejected | JobberError::Disconnected => {
+            ApiError::bad_gateway("jobber_token_rejected", error.to_string())
+        }
         JobberError::Unavailable(detail) => ApiError::bad_gateway(
             "jobber_unavailable",
             format!("Jobber is unavailable: {detail}"),

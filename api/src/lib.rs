@@ -12,6 +12,7 @@ mod http_metrics;
 mod integration;
 mod jobber_auth;
 mod jobs;
+pub mod rate_limit;
 mod state;
 mod sync;
 
@@ -49,7 +50,12 @@ fn service() -> OpenApiService<Apis, ()> {
         TITLE,
         VERSION,
     )
-    .description("Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).")
+    .description(
+        "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).\n\n\
+         Every request under `/auth/` and `/api/` counts against a per-client rate limit; \
+         over it, the answer is 429 problem+json with code `rate_limited` and a `Retry-After` \
+         header in seconds. Health, metrics, docs and this spec are never limited.",
+    )
 }
 
 /// The OpenAPI document, as committed in `openapi.yaml`.
@@ -62,7 +68,8 @@ pub fn spec_json() -> String {
     service().spec()
 }
 
-/// Every route of the service: the API, `/docs`, `/openapi.json` and `/metrics`.
+/// Every route of the service: the API, `/docs`, `/openapi.json` and `/metrics`, with
+/// `/auth/…` and `/api/…` rate limited per client.
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = service();
     let docs = api.swagger_ui();
@@ -74,6 +81,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .at("/metrics", poem::get(http_metrics::render))
         .catch_all_error(error::problem_from_poem_error)
         .with(CatchPanic::new().with_handler(error::panic_response))
+        .around(rate_limit::enforce)
         .around(http_metrics::observe)
         .data(state)
         .into_endpoint()

@@ -6,6 +6,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use projections::ProjectionProgress;
 use secrecy::SecretString;
 
+use crate::rate_limit::RateLimiter;
+
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -23,4 +25,6 @@ pub struct AppState {
     pub jobnimbus: Option<SyncEngine>,
     /// Jobber OAuth connections; `None` when the Jobber app is not configured.
     pub jobber: Option<adapters::jobber::JobberConnections>,
+    /// Per-client budgets of `/auth/…` and `/api/…`.
+    pub rate_limiter: RateLimiter,
 }

@@ -170,17 +170,14 @@ mod tests {
     #[test]
     fn half_an_app_names_every_missing_variable_and_the_encryption_key() {
         let (_, problems) = read(&[("JOBBER_CLIENT_ID", "abc")]);
-        assert_eq!(
-            problems,
-            [
-                "JOBBER_CLIENT_SECRET",
-                "JOBBER_REDIRECT_URI",
-            ]
-        );
+        assert_eq!(problems, ["JOBBER_CLIENT_SECRET", "JOBBER_REDIRECT_URI",]);
         let (_, problems) = read(&[
             ("JOBBER_CLIENT_ID", "abc"),
             ("JOBBER_CLIENT_SECRET", "s"),
-            ("JOBBER_REDIRECT_URI", "http://localhost:5000/auth/jobber/callback"),
+            (
+                "JOBBER_REDIRECT_URI",
+                "http://localhost:5000/auth/jobber/callback",
+            ),
         ]);
         assert_eq!(problems, ["TOKEN_ENCRYPTION_KEY"]);
     }

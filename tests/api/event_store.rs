@@ -152,7 +152,6 @@ async fn insert_with_delayed_commit(db: &Db, writer: usize, n: usize, delay: Dur
     }
 }
 
-
 /// The bulk append path encodes rows itself (COPY text format on PostgreSQL): ids with tabs
 /// and newlines and payloads full of JSON escapes must come back exactly as written, and the
 /// position it reports must be that of the last row, or read-your-writes waits would stop

@@ -17,6 +17,7 @@ mod integration_api;
 mod jobs_api;
 mod openapi;
 mod projections;
+mod rate_limit;
 mod scheduler;
 mod sync_api;
 mod sync_engine;

@@ -165,7 +165,11 @@ impl JobberConnections {
 
     /// Starts the flow for `user`: a fresh single-use state bound to them, and the URL of
     /// Jobber's consent page to send them to.
-    pub async fn begin(&self, user: &UserId, now: DateTime<Utc>) -> Result<String, ConnectionFailure> {
+    pub async fn begin(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<String, ConnectionFailure> {
         let state = self.inner.states.issue(user.as_str(), now).await?;
         Ok(self.inner.oauth.authorize_url(&state))
     }
@@ -184,8 +188,9 @@ impl JobberConnections {
             return Err(ConnectionFailure::MissingCodeOrState);
         };
         let user = match self.inner.states.redeem(state, now).await? {
-            StateCheck::Valid { user_id } => UserId::try_from(user_id)
-                .map_err(|_| ConnectionFailure::Store("stored state names an invalid user".into()))?,
+            StateCheck::Valid { user_id } => UserId::try_from(user_id).map_err(|_| {
+                ConnectionFailure::Store("stored state names an invalid user".into())
+            })?,
             StateCheck::Unknown => return Err(ConnectionFailure::UnknownState),
             StateCheck::Reused => return Err(ConnectionFailure::ReusedState),
             StateCheck::Expired => return Err(ConnectionFailure::ExpiredState),
@@ -317,7 +322,12 @@ impl JobberConnections {
         };
         let id = ConnectionId::jobber_user(user);
         // Under the refresh lock, so a refresh in flight cannot store new tokens after this.
-        self.inner.vault.lock_for_refresh(&id).await?.shred().await?;
+        self.inner
+            .vault
+            .lock_for_refresh(&id)
+            .await?
+            .shred()
+            .await?;
         let position = self
             .inner
             .bus
@@ -335,7 +345,10 @@ impl JobberConnections {
 
     /// The scheduler's step: refreshes every authenticated connection whose token expires
     /// within the margin and that is not cooling down after a failure.
-    pub async fn refresh_due_once(&self, now: DateTime<Utc>) -> Result<RefreshSweep, ConnectionFailure> {
+    pub async fn refresh_due_once(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshSweep, ConnectionFailure> {
         let mut sweep = RefreshSweep::default();
         for id in crate::store::EventLog::new(self.inner.db.clone())
             .aggregate_ids(<Connection as cqrs_es::Aggregate>::TYPE)
@@ -354,7 +367,10 @@ impl JobberConnections {
             }
             sweep.due += 1;
             let metadata = HashMap::from([("actor".to_string(), "scheduler".to_string())]);
-            match self.refresh(&user, RefreshTrigger::Proactive, now, metadata).await {
+            match self
+                .refresh(&user, RefreshTrigger::Proactive, now, metadata)
+                .await
+            {
                 Ok(_) => sweep.refreshed += 1,
                 Err(error) => {
                     sweep.failed += 1;
@@ -366,7 +382,12 @@ impl JobberConnections {
     }
 
     /// Refuses a refresh the connection's state rules out.
-    fn usable(&self, user: &UserId, state: &Connection, now: DateTime<Utc>) -> Result<(), ConnectionFailure> {
+    fn usable(
+        &self,
+        user: &UserId,
+        state: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<(), ConnectionFailure> {
         match state.status() {
             ConnectionStatus::NeverConnected | ConnectionStatus::Revoked => {
                 Err(ConnectionFailure::NotConnected(user.clone()))

@@ -178,7 +178,9 @@ fn issued(
 }
 
 /// Sorts a failed token call into what the caller can do about it.
-fn classify(error: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>) -> JobberError {
+fn classify(
+    error: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>,
+) -> JobberError {
     match error {
         RequestTokenError::ServerResponse(response) => {
             let detail = match response.error_description() {
@@ -290,7 +292,10 @@ mod tests {
         let now = Utc::now();
         let tokens = issued(response, None, now).unwrap();
         assert_eq!(tokens.refresh_token.expose_secret(), "f00d");
-        assert_eq!(tokens.access_expires_at, now + DEFAULT_ACCESS_TOKEN_LIFETIME);
+        assert_eq!(
+            tokens.access_expires_at,
+            now + DEFAULT_ACCESS_TOKEN_LIFETIME
+        );
     }
 
     #[test]

@@ -132,24 +132,25 @@ impl OAuthStates {
                 StateCheck::Valid { user_id }
             });
         }
-        let known: Option<i64> = match &self.db {
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(
+        let known: Option<i64> =
+            match &self.db {
+                Db::Postgres(pool) => sqlx::query_scalar(
                     "select 1::bigint from oauth_states where state_hash = $1 and provider = $2",
                 )
                 .bind(&hash)
                 .bind(self.provider)
                 .fetch_optional(pool)
-                .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar("select 1 from oauth_states where state_hash = ? and provider = ?")
+                .await?,
+                Db::Sqlite(pool) => {
+                    sqlx::query_scalar(
+                        "select 1 from oauth_states where state_hash = ? and provider = ?",
+                    )
                     .bind(&hash)
                     .bind(self.provider)
                     .fetch_optional(pool)
                     .await?
-            }
-        };
+                }
+            };
         Ok(if known.is_some() {
             StateCheck::Reused
         } else {

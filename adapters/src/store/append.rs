@@ -175,7 +175,10 @@ mod tests {
         let mut buffer = String::new();
         copy_row(
             &mut buffer,
-            &event("id\twith\ttabs\nand\rbreaks", r#"{"q":"a \"quote\" and \\ slash"}"#),
+            &event(
+                "id\twith\ttabs\nand\rbreaks",
+                r#"{"q":"a \"quote\" and \\ slash"}"#,
+            ),
         );
         let line = buffer.strip_suffix('\n').unwrap();
         let columns: Vec<&str> = line.split('\t').collect();

@@ -205,7 +205,6 @@ impl SyncEngine {
         // the store fails under it. Recording the failure may fail too (the store is what
         // broke), but a passing fault (a lost connection, a timeout) leaves an honest log.
         let result: Result<SyncReport, SyncError> = async {
-
             let mut pages = self.fetch_pages::<T>(updated_since);
             let mut resume_from = None;
             let mut scan_failure = None;

@@ -582,7 +582,7 @@ mod aggregate_tests {
         for event in events {
             let json = serde_json::to_string(&event).unwrap();
             assert!(!json.contains("token\""), "{json}");
-            assert_eq!(cqrs_es::DomainEvent::event_version(&event), "1.0", "{json}");
+            assert_eq!(cqrs_es::DomainEvent::event_version(&event), "1", "{json}");
         }
     }
 }

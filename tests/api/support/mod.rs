@@ -3,11 +3,15 @@
 pub mod crm;
 pub mod fixtures;
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use adapters::store::{AppendSignal, DatabaseTarget, Db, ScratchDatabase};
+use api::rate_limit::{GroupQuota, Policy};
 use secrecy::SecretString;
-use unified_crm::config::{JobNimbusSettings, JobberSettings, LogFormat, Settings};
+use unified_crm::config::{
+    JobNimbusSettings, JobberSettings, LogFormat, RateLimitSettings, Settings,
+};
 use unified_crm::startup::Application;
 
 /// The `x-internal-api-key` of test servers.
@@ -103,7 +107,26 @@ impl TestDb {
             jobnimbus_app_base_url: "https://app.jobnimbus.com".to_string(),
             jobnimbus: JobNimbusSettings::default(),
             jobber: JobberSettings::default(),
+            rate_limit: generous_rate_limits(),
         }
+    }
+}
+
+/// In-process budgets no test comes near: every test's requests pass through the limiter,
+/// and none is refused. Tests of the limits set their own.
+pub fn generous_rate_limits() -> RateLimitSettings {
+    let generous = GroupQuota {
+        per_minute: NonZeroU32::new(GroupQuota::MAX_PER_MINUTE).expect("non-zero"),
+        burst: NonZeroU32::new(1_000_000).expect("non-zero"),
+    };
+    RateLimitSettings {
+        enabled: true,
+        policy: Policy {
+            auth: generous,
+            api: generous,
+            trust_proxy_headers: false,
+        },
+        redis: None,
     }
 }
 
@@ -152,6 +175,13 @@ impl TestApp {
         settings.jobnimbus.base_url = sandbox.base_url();
         settings.jobnimbus.sync_enabled = false;
         settings.jobnimbus.min_request_interval = Duration::ZERO;
+        Self::spawn_with(settings).await
+    }
+
+    /// A server with the given rate limits.
+    pub async fn spawn_with_rate_limits(test_db: &TestDb, limits: RateLimitSettings) -> TestApp {
+        let mut settings = test_db.settings();
+        settings.rate_limit = limits;
         Self::spawn_with(settings).await
     }
 
