@@ -234,6 +234,8 @@ pub fn jobber_connections(
     let policy = RefreshPolicy {
         margin: chrono::TimeDelta::from_std(jobber.refresh_margin)
             .unwrap_or(chrono::TimeDelta::minutes(5)),
+        coalesce_within: chrono::TimeDelta::from_std(jobber.refresh_coalesce)
+            .unwrap_or(chrono::TimeDelta::minutes(1)),
         ..RefreshPolicy::default()
     };
     Ok(Some(JobberConnections::new(

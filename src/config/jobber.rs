@@ -31,6 +31,9 @@ pub struct JobberSettings {
     /// `JOBBER_REFRESH_CHECK_SECONDS` (default 60): how often the scheduler looks for
     /// tokens close to expiry.
     pub refresh_check_every: Duration,
+    /// `JOBBER_REFRESH_COALESCE_SECONDS` (default 60): a refresh asked for within this
+    /// time of the last grant or refresh reuses its tokens instead of calling Jobber.
+    pub refresh_coalesce: Duration,
     /// `TOKEN_ENCRYPTION_KEY`: `kid:base64(32 bytes)` entries, comma-separated, the first
     /// one encrypting. Required when the app is configured.
     pub token_encryption_key: Option<SecretString>,
@@ -120,6 +123,7 @@ pub(super) fn jobber_settings(
     }
     let margin = parse_or(get, "JOBBER_REFRESH_MARGIN_SECONDS", 300u64, problems);
     let check = parse_or(get, "JOBBER_REFRESH_CHECK_SECONDS", 60u64, problems);
+    let coalesce = parse_or(get, "JOBBER_REFRESH_COALESCE_SECONDS", 60u64, problems);
     JobberSettings {
         app,
         api_url,
@@ -129,6 +133,7 @@ pub(super) fn jobber_settings(
             .unwrap_or_else(|| adapters::jobber::DEFAULT_GRAPHQL_VERSION.to_string()),
         refresh_margin: Duration::from_secs(margin),
         refresh_check_every: Duration::from_secs(check.max(1)),
+        refresh_coalesce: Duration::from_secs(coalesce),
         token_encryption_key,
     }
 }

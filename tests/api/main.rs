@@ -14,6 +14,7 @@ mod crash_recovery;
 mod event_store;
 mod http_basics;
 mod integration_api;
+mod jobber_auth;
 mod jobs_api;
 mod openapi;
 mod projections;
