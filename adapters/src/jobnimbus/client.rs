@@ -1,9 +1,11 @@
 //! The JobNimbus v1 API client: reads jobs, contacts and files, with timeouts, retries
 //! (exponential backoff with full jitter, `Retry-After`), client-side pacing and `tracing`.
+//! The writes (`writes`) share its transport.
 //!
-//! Only idempotent reads exist today. The retry policy still refuses to repeat a non-idempotent
-//! request after an ambiguous failure, so writes added later cannot create duplicates by
-//! accident (design §6).
+//! Every request says how it may be repeated ([`Replay`]): reads and idempotent writes are
+//! retried on any transient failure; a create only when the failure proves it was not applied
+//! (a 429, a connection never made), and otherwise ends in [`ClientError::Ambiguous`] so the
+//! caller reconciles by reading back instead of posting twice (design §6).
 
 use std::collections::HashSet;
 use std::error::Error as _;
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::value::RawValue;
@@ -55,6 +57,10 @@ pub struct ClientConfig {
     /// Least time between two request starts, across all clones of the client. JobNimbus
     /// documents no rate limit, so we pace ourselves rather than find it.
     pub min_request_interval: Duration,
+    /// Root of the files service (`{this}/files/v1/uploads/…`). The docs put it on
+    /// `app.jobnimbus.com`, working clients call `api.jobnimbus.com`; `None` takes the API
+    /// base without its last segment (`https://app.jobnimbus.com` for `…/api1`).
+    pub files_base_url: Option<String>,
 }
 
 impl ClientConfig {
@@ -70,11 +76,13 @@ impl ClientConfig {
             backoff_cap: Duration::from_secs(30),
             retry_after_cap: Duration::from_secs(60),
             min_request_interval: Duration::from_millis(200),
+            files_base_url: None,
         }
     }
 
-    /// Reads `JOBNIMBUS_API_KEY` (required) and `JOBNIMBUS_BASE_URL` (defaults to
-    /// [`DEFAULT_BASE_URL`]) from the environment.
+    /// Reads `JOBNIMBUS_API_KEY` (required), `JOBNIMBUS_BASE_URL` (defaults to
+    /// [`DEFAULT_BASE_URL`]) and `JOBNIMBUS_FILES_BASE_URL` (defaults to the API base's host
+    /// root) from the environment.
     pub fn from_env() -> Result<Self, ClientError> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -87,7 +95,10 @@ impl ClientConfig {
         let base_url = var("JOBNIMBUS_BASE_URL")
             .filter(|u| !u.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        Ok(Self::new(base_url, SecretString::from(key)))
+        Ok(Self {
+            files_base_url: var("JOBNIMBUS_FILES_BASE_URL").filter(|u| !u.trim().is_empty()),
+            ..Self::new(base_url, SecretString::from(key))
+        })
     }
 }
 
@@ -226,6 +237,8 @@ pub struct JobNimbusClient {
 struct Inner {
     http: reqwest::Client,
     base: Url,
+    /// Root of the files service (see [`ClientConfig::files_base_url`]).
+    files_base: Url,
     api_key: SecretString,
     timeout: Duration,
     retry: RetryPolicy,
@@ -237,6 +250,7 @@ impl fmt::Debug for JobNimbusClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobNimbusClient")
             .field("base_url", &self.inner.base.as_str())
+            .field("files_base_url", &self.inner.files_base.as_str())
             .field("api_key", &"<redacted>")
             .field("timeout", &self.inner.timeout)
             .field("retry", &self.inner.retry)
@@ -246,9 +260,56 @@ impl fmt::Debug for JobNimbusClient {
 }
 
 /// What a successful exchange produced.
-enum Answer {
+pub(super) enum Answer {
     Body(String),
     NotFound,
+}
+
+/// How a request may be repeated after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Replay {
+    /// Doing it twice is doing it once: reads, a `PUT` of the same fields, a completion keyed
+    /// by an id the server issued.
+    Idempotent,
+    /// A create: repeated only after a failure that proves it was not applied (a 429, a
+    /// connection never made). Any other failure after sending is [`ClientError::Ambiguous`].
+    OnlyIfNotApplied,
+}
+
+/// A request body. Kept whole so an attempt can be repeated.
+pub(super) enum Payload {
+    Json(Vec<u8>),
+    /// Raw bytes sent as `application/octet-stream` (the presigned upload).
+    Bytes(Vec<u8>),
+}
+
+/// One logical request: what to send, to whom, and how it may be repeated.
+pub(super) struct Call<'a> {
+    pub(super) method: Method,
+    pub(super) url: Url,
+    pub(super) params: &'a [(&'static str, String)],
+    pub(super) payload: Option<&'a Payload>,
+    /// Sends the API key. Off for presigned URLs, which carry their own signature and
+    /// refuse a second credential.
+    pub(super) authenticated: bool,
+    pub(super) replay: Replay,
+    /// A 404 is `Answer::NotFound` rather than an error.
+    pub(super) not_found_is_none: bool,
+}
+
+impl<'a> Call<'a> {
+    /// An authenticated read of `url`.
+    pub(super) fn get(url: Url, params: &'a [(&'static str, String)]) -> Self {
+        Self {
+            method: Method::GET,
+            url,
+            params,
+            payload: None,
+            authenticated: true,
+            replay: Replay::Idempotent,
+            not_found_is_none: false,
+        }
+    }
 }
 
 /// The fate of one attempt.
@@ -270,6 +331,7 @@ impl JobNimbusClient {
             backoff_cap,
             retry_after_cap,
             min_request_interval,
+            files_base_url,
         } = config;
         let mut base = Url::parse(base_url.trim())
             .map_err(|e| ClientError::Config(format!("base URL {base_url:?}: {e}")))?;
@@ -282,6 +344,35 @@ impl JobNimbusClient {
             .map_err(|_| ClientError::Config(format!("base URL {base_url:?} cannot hold paths")))?
             .pop_if_empty();
         base.set_query(None);
+        let files_base = match files_base_url {
+            Some(url) => {
+                let mut files = Url::parse(url.trim())
+                    .map_err(|e| ClientError::Config(format!("files base URL {url:?}: {e}")))?;
+                if !matches!(files.scheme(), "http" | "https") {
+                    return Err(ClientError::Config(format!(
+                        "files base URL {url:?} must be http or https"
+                    )));
+                }
+                files
+                    .path_segments_mut()
+                    .map_err(|_| {
+                        ClientError::Config(format!("files base URL {url:?} cannot hold paths"))
+                    })?
+                    .pop_if_empty();
+                files.set_query(None);
+                files
+            }
+            None => {
+                let mut files = base.clone();
+                files
+                    .path_segments_mut()
+                    .map_err(|_| {
+                        ClientError::Config(format!("base URL {base_url:?} cannot hold paths"))
+                    })?
+                    .pop();
+                files
+            }
+        };
         if api_key.expose_secret().trim().is_empty() {
             return Err(ClientError::Config("the API key is empty".into()));
         }
@@ -300,6 +391,7 @@ impl JobNimbusClient {
             inner: Arc::new(Inner {
                 http,
                 base,
+                files_base,
                 api_key,
                 timeout,
                 retry: RetryPolicy {
@@ -418,7 +510,7 @@ impl JobNimbusClient {
         async {
             self.inner.pacer.wait().await;
             let started = Instant::now();
-            let attempt = self.attempt(&Method::GET, &url, &params, false).await;
+            let attempt = self.attempt(&Call::get(url.clone(), &params)).await;
             let latency = started.elapsed();
             let status = match attempt {
                 Attempt::Done(Answer::Body(body), status) => {
@@ -525,7 +617,7 @@ impl JobNimbusClient {
         decode_list(&body, &format!("/{resource}"), read)
     }
 
-    async fn get_body(
+    pub(super) async fn get_body(
         &self,
         segments: &[&str],
         params: &[(&'static str, String)],
@@ -548,34 +640,46 @@ impl JobNimbusClient {
         params: &[(&'static str, String)],
         not_found_is_none: bool,
     ) -> Result<Answer, ClientError> {
-        self.send(Method::GET, segments, params, not_found_is_none)
-            .await
+        let call = Call {
+            not_found_is_none,
+            ..Call::get(self.url(segments)?, params)
+        };
+        self.send(&call).await
     }
 
-    /// Sends with pacing and retries. One span per logical request, one event per attempt;
-    /// the query string is never logged (its filter may hold record values).
-    async fn send(
-        &self,
-        method: Method,
-        segments: &[&str],
-        params: &[(&'static str, String)],
-        not_found_is_none: bool,
-    ) -> Result<Answer, ClientError> {
-        let url = self.url(segments)?;
-        let path = url.path().to_owned();
+    /// Sends with pacing and retries as `call.replay` allows. One span per logical request,
+    /// one event per attempt; the query string is never logged (its filter may hold record
+    /// values, a presigned URL's is a credential).
+    pub(super) async fn send(&self, call: &Call<'_>) -> Result<Answer, ClientError> {
+        let method = &call.method;
+        let path = call.url.path().to_owned();
         let span = tracing::info_span!("jobnimbus_request", method = %method, path = %path);
         async {
             let mut attempt: u32 = 0;
             loop {
                 attempt = attempt.saturating_add(1);
-                self.inner.pacer.wait().await;
+                if call.authenticated {
+                    self.inner.pacer.wait().await;
+                }
                 let started = Instant::now();
-                let outcome = self.attempt(&method, &url, params, not_found_is_none).await;
+                let outcome = self.attempt(call).await;
                 let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 let failure = match outcome {
                     Attempt::Done(answer, status) => {
                         tracing::debug!(attempt, status = status.as_u16(), latency_ms, "answered");
                         return Ok(answer);
+                    }
+                    // A create answered with an error of the server's own may have been
+                    // applied before it failed.
+                    Attempt::Fatal(ClientError::Server {
+                        status, message, ..
+                    }) if call.replay == Replay::OnlyIfNotApplied => {
+                        tracing::warn!(attempt, latency_ms, status, "failed, may have applied");
+                        return Err(ClientError::Ambiguous {
+                            method: method.to_string(),
+                            path: path.clone(),
+                            reason: format!("HTTP {status}: {message}"),
+                        });
                     }
                     Attempt::Fatal(error) => {
                         tracing::debug!(attempt, latency_ms, %error, "failed, not retryable");
@@ -583,8 +687,19 @@ impl JobNimbusClient {
                     }
                     Attempt::Transient(failure) => failure,
                 };
-                if !self.inner.retry.should_retry(&method, &failure, attempt) {
+                if !self
+                    .inner
+                    .retry
+                    .should_retry(call.replay, &failure, attempt)
+                {
                     tracing::warn!(attempt, latency_ms, %failure, "giving up");
+                    if call.replay == Replay::OnlyIfNotApplied && failure.may_have_applied() {
+                        return Err(ClientError::Ambiguous {
+                            method: method.to_string(),
+                            path: path.clone(),
+                            reason: failure.to_string(),
+                        });
+                    }
                     return Err(ClientError::RetriesExhausted {
                         method: method.to_string(),
                         path: path.clone(),
@@ -611,14 +726,9 @@ impl JobNimbusClient {
     }
 
     /// One exchange, classified. Never sleeps, never retries.
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &Url,
-        params: &[(&'static str, String)],
-        not_found_is_none: bool,
-    ) -> Attempt {
-        let path = url.path();
+    async fn attempt(&self, call: &Call<'_>) -> Attempt {
+        let method = &call.method;
+        let path = call.url.path();
         let fatal_transport = |message: String| {
             Attempt::Fatal(ClientError::Transport {
                 method: method.to_string(),
@@ -626,16 +736,26 @@ impl JobNimbusClient {
                 message,
             })
         };
-        let auth = match auth_header(&self.inner.api_key) {
-            Ok(auth) => auth,
-            Err(e) => return Attempt::Fatal(e),
+        let mut request = self.inner.http.request(method.clone(), call.url.clone());
+        // An empty `query` would still rewrite the URL; a presigned one must stay as signed.
+        if !call.params.is_empty() {
+            request = request.query(call.params);
+        }
+        if call.authenticated {
+            match auth_header(&self.inner.api_key) {
+                Ok(auth) => request = request.header(AUTHORIZATION, auth),
+                Err(e) => return Attempt::Fatal(e),
+            }
+        }
+        request = match call.payload {
+            None => request,
+            Some(Payload::Json(body)) => request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone()),
+            Some(Payload::Bytes(bytes)) => request
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(bytes.clone()),
         };
-        let request = self
-            .inner
-            .http
-            .request(method.clone(), url.clone())
-            .query(params)
-            .header(AUTHORIZATION, auth);
         let response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
@@ -668,7 +788,7 @@ impl JobNimbusClient {
                     path: path.to_owned(),
                 })
             }
-            StatusCode::NOT_FOUND if not_found_is_none => {
+            StatusCode::NOT_FOUND if call.not_found_is_none => {
                 return Attempt::Done(Answer::NotFound, status)
             }
             StatusCode::TOO_MANY_REQUESTS => {
@@ -704,13 +824,16 @@ impl JobNimbusClient {
         }
     }
 
-    fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
-        let mut url = self.inner.base.clone();
-        // Segments are percent-encoded here, so a jnid can never change the path's shape.
-        url.path_segments_mut()
-            .map_err(|_| ClientError::Config("base URL cannot hold paths".into()))?
-            .extend(segments);
-        Ok(url)
+    pub(super) fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        join(&self.inner.base, segments)
+    }
+
+    /// A URL of the files service: `{files base}/files/v1/{segments}`.
+    pub(super) fn files_url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        join(
+            &self.inner.files_base,
+            &[&["files", "v1"], segments].concat(),
+        )
     }
 
     /// Belt and braces: a server echoing our headers must not leak the key into an error.
@@ -986,6 +1109,16 @@ impl<T> UpdatedSincePager<T> {
 
 // ----- pure helpers -----
 
+/// `base` with `segments` appended, each percent-encoded, so a jnid can never change the
+/// path's shape.
+fn join(base: &Url, segments: &[&str]) -> Result<Url, ClientError> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|_| ClientError::Config("base URL cannot hold paths".into()))?
+        .extend(segments);
+    Ok(url)
+}
+
 /// When and how long to retry.
 #[derive(Clone, Copy, Debug)]
 struct RetryPolicy {
@@ -998,15 +1131,11 @@ struct RetryPolicy {
 impl RetryPolicy {
     /// Idempotent requests retry every transient failure; others only the ones that prove the
     /// server did not act (a 429 refusal, a connection never made). `attempt` counts from 1.
-    fn should_retry(&self, method: &Method, failure: &TransientFailure, attempt: u32) -> bool {
+    fn should_retry(&self, replay: Replay, failure: &TransientFailure, attempt: u32) -> bool {
         if attempt > self.max_retries {
             return false;
         }
-        method.is_idempotent()
-            || matches!(
-                failure,
-                TransientFailure::RateLimited { .. } | TransientFailure::Connect(_)
-            )
+        replay == Replay::Idempotent || !failure.may_have_applied()
     }
 
     /// `Retry-After` when the server sent one (capped), else full jitter: uniform in
@@ -1128,10 +1257,13 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
-/// The `error` field of a JSON error body, else the start of the body as text.
-fn error_message(body: &str) -> String {
-    if let Ok(ErrorBody { error: Some(error) }) = serde_json::from_str::<ErrorBody>(body) {
-        return error;
+/// The message of a JSON error body (`error`, or a problem's `detail` or `title`, or the
+/// `message` of a gateway), else the start of the body as text.
+pub(super) fn error_message(body: &str) -> String {
+    if let Ok(parsed) = serde_json::from_str::<ErrorBody>(body) {
+        if let Some(message) = parsed.message() {
+            return message;
+        }
     }
     let text = body.trim();
     if text.is_empty() {
@@ -1140,7 +1272,10 @@ fn error_message(body: &str) -> String {
     text.chars().take(200).collect()
 }
 
-fn decode<'a, T: serde::Deserialize<'a>>(body: &'a str, path: &str) -> Result<T, ClientError> {
+pub(super) fn decode<'a, T: serde::Deserialize<'a>>(
+    body: &'a str,
+    path: &str,
+) -> Result<T, ClientError> {
     serde_json::from_str(body).map_err(|e| ClientError::Decode {
         method: "GET".into(),
         path: path.to_owned(),
@@ -1185,7 +1320,7 @@ fn text_of(bytes: Vec<u8>) -> String {
 }
 
 /// The list parameters shared by every list call.
-fn list_params(
+pub(super) fn list_params(
     sort: ListSort,
     from: u32,
     size: u32,
@@ -1244,14 +1379,14 @@ fn map_page<T>(total: u64, mapped: impl IntoIterator<Item = Result<T, RejectedRe
 
 /// The id grammar our ids accept (see `domain::JobId`); refusing others up front keeps odd
 /// input out of URLs and filters.
-fn check_jnid(jnid: &str) -> Result<(), ClientError> {
+pub(super) fn check_jnid(jnid: &str) -> Result<(), ClientError> {
     domain::JobId::jobnimbus(jnid)
         .map(|_| ())
         .map_err(|e| ClientError::InvalidRequest(format!("not a jnid: {e}")))
 }
 
 /// True when the raw file names `jnid` as its `primary.id` or one of its `related[].id`.
-fn links_to(raw: &Value, jnid: &str) -> bool {
+pub(super) fn links_to(raw: &Value, jnid: &str) -> bool {
     let is = |link: &Value| link.get("id").and_then(Value::as_str) == Some(jnid);
     raw.get("primary").is_some_and(is)
         || match raw.get("related") {
@@ -1267,7 +1402,6 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use chrono::{DateTime, Utc};
-    use reqwest::Method;
     use secrecy::SecretString;
     use serde_json::Value;
 
@@ -2029,21 +2163,25 @@ mod tests {
         let gateway = TransientFailure::Gateway { status: 502 };
         let throttled = TransientFailure::RateLimited { retry_after: None };
         let refused = TransientFailure::Connect("refused".into());
-        assert!(policy.should_retry(&Method::GET, &gateway, 1));
-        assert!(policy.should_retry(&Method::GET, &TransientFailure::Timeout, 2));
+        let create = Replay::OnlyIfNotApplied;
+        let broken = TransientFailure::Network("connection closed".into());
+        assert!(policy.should_retry(Replay::Idempotent, &gateway, 1));
+        assert!(policy.should_retry(Replay::Idempotent, &TransientFailure::Timeout, 2));
         assert!(
-            !policy.should_retry(&Method::GET, &gateway, 3),
+            !policy.should_retry(Replay::Idempotent, &gateway, 3),
             "max_retries reached"
         );
-        assert!(!policy.should_retry(&Method::POST, &gateway, 1));
-        assert!(!policy.should_retry(&Method::POST, &TransientFailure::Timeout, 1));
+        assert!(!policy.should_retry(create, &gateway, 1));
+        assert!(!policy.should_retry(create, &TransientFailure::Timeout, 1));
+        assert!(!policy.should_retry(create, &broken, 1));
         assert!(
-            policy.should_retry(&Method::POST, &throttled, 1),
+            policy.should_retry(create, &throttled, 1),
             "429 was not applied"
         );
+        assert!(policy.should_retry(create, &refused, 1), "never connected");
         assert!(
-            policy.should_retry(&Method::POST, &refused, 1),
-            "never connected"
+            !policy.should_retry(create, &refused, 3),
+            "max_retries reached"
         );
     }
 
@@ -2106,6 +2244,17 @@ mod tests {
     #[test]
     fn error_bodies_yield_their_error_field_or_their_first_characters() {
         assert_eq!(error_message(r#"{"error":"bad filter"}"#), "bad filter");
+        assert_eq!(
+            error_message(
+                r#"{"type":"about:blank","title":"Bad Request","status":400,"detail":"type 99"}"#
+            ),
+            "type 99"
+        );
+        assert_eq!(
+            error_message(r#"{"title":"Unauthorized","status":401}"#),
+            "Unauthorized"
+        );
+        assert_eq!(error_message(r#"{"message":"Not Found"}"#), "Not Found");
         assert_eq!(
             error_message("Authentication required"),
             "Authentication required"

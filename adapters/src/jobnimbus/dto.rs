@@ -39,11 +39,25 @@ pub(crate) struct FilesEnvelope {
     pub(crate) files: Vec<Value>,
 }
 
-/// `{"error": "..."}`, the body of most non-2xx answers.
+/// The body of a non-2xx answer: `{"error": "..."}` from `/api1`, RFC 7807 problem details
+/// (`title`, `detail`) from the newer services, `{"message": "..."}` from their gateway.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {
     #[serde(default, deserialize_with = "loose_string")]
     pub(crate) error: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) detail: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) title: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) message: Option<String>,
+}
+
+impl ErrorBody {
+    /// The most specific message the body holds.
+    pub(crate) fn message(self) -> Option<String> {
+        self.error.or(self.detail).or(self.message).or(self.title)
+    }
 }
 
 /// A `primary` / `related[]` link: `{id, type, name, number}`, read by `loose_link`.
@@ -254,6 +268,79 @@ pub(crate) struct FileDto {
     pub(crate) primary: Option<LinkDto>,
     #[serde(default, deserialize_with = "loose_links")]
     pub(crate) related: Vec<LinkDto>,
+}
+
+/// What we read back from the answer to a write: the record's id and stamps (the rest of
+/// the record is ignored).
+#[derive(Debug, Deserialize)]
+pub(crate) struct WrittenDto {
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) jnid: Option<String>,
+    #[serde(default, deserialize_with = "loose_timestamp")]
+    pub(crate) date_created: Option<i64>,
+    #[serde(default, deserialize_with = "loose_timestamp")]
+    pub(crate) date_updated: Option<i64>,
+}
+
+/// `{"data": ...}`, the files service's envelope.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DataEnvelope<T> {
+    pub(crate) data: T,
+}
+
+/// `data` of `POST /files/v1/uploads/url`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadUrlDto {
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) url: Option<String>,
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) jnid: Option<String>,
+}
+
+/// `data` of `POST /files/v1/uploads/{jnid}/complete`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadCompleteDto {
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) jnid: Option<String>,
+    #[serde(default, rename = "thumbnailUrl", deserialize_with = "loose_string")]
+    pub(crate) thumbnail_url: Option<String>,
+}
+
+/// Any list: `count` and the records under whichever key the resource uses (`results`,
+/// `activity`, `files`). For the small per-job lists the writes read back.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnyEnvelope {
+    pub(crate) count: u64,
+    #[serde(default, alias = "results", alias = "activity", alias = "files")]
+    pub(crate) records: Vec<Value>,
+}
+
+/// `GET /account/settings`, the part that says which statuses each workflow has.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SettingsDto {
+    #[serde(default)]
+    pub(crate) workflows: Vec<WorkflowDto>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WorkflowDto {
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) name: Option<String>,
+    /// `job` or `contact`.
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) object_type: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub(crate) is_active: Option<bool>,
+    #[serde(default)]
+    pub(crate) status: Vec<StatusDto>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StatusDto {
+    #[serde(default, deserialize_with = "loose_string")]
+    pub(crate) name: Option<String>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub(crate) is_active: Option<bool>,
 }
 
 /// `date_updated` of a raw record, read the same lenient way as the DTOs; the updated-since

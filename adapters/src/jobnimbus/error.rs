@@ -43,6 +43,18 @@ pub enum ClientError {
         message: String,
     },
 
+    /// A create (or another write that must not be repeated blindly) was sent, and then the
+    /// answer was lost or was a server error: it may or may not have been applied. Never
+    /// retried by the client; read back (by the marker written with it) before trying again.
+    #[error(
+        "{method} {path} may or may not have been applied ({reason}); read back before retrying"
+    )]
+    Ambiguous {
+        method: String,
+        path: String,
+        reason: String,
+    },
+
     /// Every attempt hit a transient failure (429, 502/503/504, timeout, network).
     #[error("{method} {path} failed after {attempts} attempt(s); last failure: {last}")]
     RetriesExhausted {
@@ -85,6 +97,25 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         matches!(self, ClientError::RetriesExhausted { .. })
     }
+
+    /// True when a write that failed may still have been applied: always for
+    /// [`ClientError::Ambiguous`]; for an idempotent write (a `PUT`) when its last attempt
+    /// failed after sending. Reads never apply anything.
+    pub fn may_have_been_applied(&self) -> bool {
+        match self {
+            ClientError::Ambiguous { .. } => true,
+            ClientError::RetriesExhausted { method, last, .. } => {
+                method != "GET" && last.may_have_applied()
+            }
+            ClientError::Server { method, .. } => method != "GET",
+            _ => false,
+        }
+    }
+
+    /// True for a 404: the record (or the upload) does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClientError::Rejected { status: 404, .. })
+    }
 }
 
 /// One failed attempt that is worth retrying.
@@ -100,6 +131,18 @@ pub enum TransientFailure {
     Connect(String),
     /// The connection broke mid-request or mid-response.
     Network(String),
+}
+
+impl TransientFailure {
+    /// False only when the failure proves the server did not act on the request: it refused
+    /// it (429) or the connection was never made. A timeout, a broken connection or a gateway
+    /// error may come after the server applied it.
+    pub fn may_have_applied(&self) -> bool {
+        !matches!(
+            self,
+            TransientFailure::RateLimited { .. } | TransientFailure::Connect(_)
+        )
+    }
 }
 
 impl fmt::Display for TransientFailure {

@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use domain::{Address, ContactId, ContactSnapshot, JobId, JobSnapshot};
 use serde_json::Value;
 
-use super::dto::{self, AddressDto, ContactDto, FileDto, JobDto};
+use super::dto::{
+    self, AddressDto, ContactDto, DataEnvelope, FileDto, JobDto, SettingsDto, UploadCompleteDto,
+    UploadUrlDto, WrittenDto,
+};
 
 /// A job as listed by JobNimbus, mapped to our snapshot.
 ///
@@ -71,6 +74,39 @@ impl PulledFile {
                 .content_type
                 .as_deref()
                 .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("image/"))
+    }
+}
+
+/// A record one of our writes created (a note, a task), as JobNimbus answered it or as it was
+/// read back.
+///
+/// Invariant: `jnid` is non-blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenRecord {
+    pub jnid: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A file our upload created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedFile {
+    pub jnid: String,
+    /// Only when a thumbnail was asked for and the file is an image.
+    pub thumbnail_url: Option<String>,
+}
+
+/// A job workflow of the account and its statuses (active ones, in pipeline order): what a
+/// status change may name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobWorkflow {
+    pub name: String,
+    pub statuses: Vec<String>,
+}
+
+impl JobWorkflow {
+    pub fn has_status(&self, name: &str) -> bool {
+        self.statuses.iter().any(|s| s == name)
     }
 }
 
@@ -286,6 +322,83 @@ pub(crate) fn contact_from_value(raw: Value) -> Result<PulledContact, RejectedRe
 
 pub(crate) fn file_from_value(raw: Value) -> Result<PulledFile, RejectedRecord> {
     map_record::<FileDto, PulledFile>(raw)
+}
+
+impl TryFrom<WrittenDto> for WrittenRecord {
+    type Error = String;
+
+    fn try_from(dto: WrittenDto) -> Result<Self, Self::Error> {
+        Ok(WrittenRecord {
+            jnid: present(dto.jnid).ok_or("missing jnid")?,
+            created_at: instant(dto.date_created),
+            updated_at: instant(dto.date_updated),
+        })
+    }
+}
+
+/// The answer to a create, read from its text. `Err` says why it cannot be used.
+pub(crate) fn written_from_str(text: &str) -> Result<WrittenRecord, String> {
+    let dto: WrittenDto = from_object(text).map_err(|e| format!("not a JSON record: {e}"))?;
+    WrittenRecord::try_from(dto)
+}
+
+/// A JSON object read into `T`. Answers to writes are rare and small, so going through a
+/// `Value` costs nothing and keeps a derived struct from reading an array field by field.
+fn from_object<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    match serde_json::from_str::<Value>(text).map_err(|e| e.to_string())? {
+        object @ Value::Object(_) => serde_json::from_value(object).map_err(|e| e.to_string()),
+        other => Err(format!("expected an object, got {other}")),
+    }
+}
+
+/// A record read back while reconciling (already a `Value`).
+pub(crate) fn written_from_value(raw: Value) -> Result<WrittenRecord, RejectedRecord> {
+    map_record::<WrittenDto, WrittenRecord>(raw)
+}
+
+/// `{"data": {"url", "jnid"}}` → (presigned URL, file jnid).
+pub(crate) fn upload_url_from_str(text: &str) -> Result<(String, String), String> {
+    let DataEnvelope { data } = from_object::<DataEnvelope<UploadUrlDto>>(text)
+        .map_err(|e| format!("not the upload URL envelope: {e}"))?;
+    let url = present(data.url).ok_or("no upload url")?;
+    let jnid = present(data.jnid).ok_or("no file jnid")?;
+    Ok((url, jnid))
+}
+
+/// `{"data": {"jnid", "thumbnailUrl"}}`.
+pub(crate) fn upload_complete_from_str(text: &str) -> Result<UploadedFile, String> {
+    let DataEnvelope { data } = from_object::<DataEnvelope<UploadCompleteDto>>(text)
+        .map_err(|e| format!("not the completion envelope: {e}"))?;
+    Ok(UploadedFile {
+        jnid: present(data.jnid).ok_or("no file jnid")?,
+        thumbnail_url: present(data.thumbnail_url),
+    })
+}
+
+/// The account's active job workflows with their active statuses. A workflow without an
+/// `object_type` is taken for a job workflow rather than hidden.
+pub(crate) fn job_workflows_from_str(text: &str) -> Result<Vec<JobWorkflow>, String> {
+    let settings: SettingsDto =
+        from_object(text).map_err(|e| format!("not the account settings: {e}"))?;
+    Ok(settings
+        .workflows
+        .into_iter()
+        .filter(|w| w.is_active.unwrap_or(true))
+        .filter(|w| {
+            w.object_type
+                .as_deref()
+                .is_none_or(|kind| kind.eq_ignore_ascii_case("job"))
+        })
+        .filter_map(|w| {
+            let statuses = w
+                .status
+                .into_iter()
+                .filter(|s| s.is_active.unwrap_or(true))
+                .filter_map(|s| present(s.name))
+                .collect();
+            present(w.name).map(|name| JobWorkflow { name, statuses })
+        })
+        .collect())
 }
 
 /// Blank text is "not set" in JobNimbus (it sends `""` for cleared fields).
@@ -600,5 +713,108 @@ mod tests {
         let untyped_image = &files[2];
         assert_eq!(untyped_image.record_type_name, None);
         assert!(untyped_image.is_photo(), "image/* counts as a photo");
+    }
+
+    // ----- write responses -----
+
+    #[test]
+    fn a_created_note_or_task_yields_its_jnid_and_stamps_read_leniently() {
+        let note = written_from_str(include_str!("fixtures/note_created.json")).unwrap();
+        let task = written_from_str(include_str!("fixtures/task_created.json")).unwrap();
+
+        assert_eq!(note.jnid, "mb8k2x7q0r4t");
+        assert_eq!(note.created_at, at(1_767_229_200));
+        assert_eq!(note.updated_at, at(1_767_229_200));
+        assert_eq!(task.jnid, "tk4n9p2w6y1z");
+        assert_eq!(task.created_at, at(1_767_229_201), "a numeric string");
+        assert_eq!(task.updated_at, at(1_767_229_201), "a float");
+        let read_back = written_from_value(fixture(include_str!("fixtures/note_created.json")));
+        assert_eq!(read_back, Ok(note));
+    }
+
+    #[test]
+    fn a_write_answer_without_a_jnid_or_not_a_record_is_refused_with_a_reason() {
+        for (body, reason) in [
+            (r#"{"jnid": "  ", "date_created": 1}"#, "missing jnid"),
+            (r#"{"date_created": 1}"#, "missing jnid"),
+            ("[]", "not a JSON record"),
+            ("<html>502</html>", "not a JSON record"),
+        ] {
+            let err = written_from_str(body).unwrap_err();
+            assert!(err.contains(reason), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_upload_url_answer_yields_the_presigned_url_and_the_file_jnid() {
+        let (url, jnid) = upload_url_from_str(include_str!("fixtures/upload_url.json")).unwrap();
+
+        assert!(
+            url.starts_with("https://jn-files.s3.amazonaws.com/"),
+            "{url}"
+        );
+        assert!(url.contains("X-Amz-Signature=0f1e2d3c"));
+        assert_eq!(jnid, "fl7c3v9b2n5m");
+        for body in [
+            r#"{"url": "https://x", "jnid": "f"}"#,
+            r#"{"data": {"jnid": "f"}}"#,
+            r#"{"data": {"url": "https://x", "jnid": ""}}"#,
+        ] {
+            assert!(upload_url_from_str(body).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_completion_answer_yields_the_file_and_its_thumbnail_when_there_is_one() {
+        let file = upload_complete_from_str(include_str!("fixtures/upload_complete.json")).unwrap();
+        let bare =
+            upload_complete_from_str(r#"{"data": {"jnid": "f9", "thumbnailUrl": null}}"#).unwrap();
+
+        assert_eq!(file.jnid, "fl7c3v9b2n5m");
+        assert_eq!(
+            file.thumbnail_url.as_deref(),
+            Some("https://jn-files.s3.amazonaws.com/a7x3k9m2/fl7c3v9b2n5m_thumb.jpg")
+        );
+        assert_eq!(
+            bare,
+            UploadedFile {
+                jnid: "f9".into(),
+                thumbnail_url: None
+            }
+        );
+        assert!(upload_complete_from_str(r#"{"data": {}}"#).is_err());
+    }
+
+    #[test]
+    fn a_status_update_answer_is_the_job_with_its_new_status_and_change_time() {
+        let job =
+            job_from_value(fixture(include_str!("fixtures/job_status_updated.json"))).unwrap();
+
+        assert_eq!(job.snapshot.status.as_deref(), Some("Approved"));
+        assert_eq!(job.snapshot.workflow.as_deref(), Some("Insurance Claim"));
+        assert_eq!(job.snapshot.status_changed_at, at(1_767_229_300));
+        assert_eq!(Some(job.date_updated), at(1_767_229_300));
+    }
+
+    #[test]
+    fn account_settings_yield_the_active_job_workflows_with_their_active_statuses() {
+        let workflows =
+            job_workflows_from_str(include_str!("fixtures/account_settings.json")).unwrap();
+
+        assert_eq!(
+            workflows,
+            vec![
+                JobWorkflow {
+                    name: "Residential Roofing".into(),
+                    statuses: vec!["Lead".into(), "Sold".into()],
+                },
+                JobWorkflow {
+                    name: "Solar".into(),
+                    statuses: vec!["Site Survey".into()],
+                },
+            ]
+        );
+        assert!(workflows[0].has_status("Sold") && !workflows[0].has_status("On Hold (old)"));
+        assert!(job_workflows_from_str("[]").is_err());
     }
 }

@@ -147,6 +147,17 @@ pub(crate) const ACTIVITY_TYPES: &[&str] = &[NOTE_TYPE, STATUS_CHANGE_TYPE, "Con
 /// File types: the documented integer ids (§1.6).
 pub(crate) const PHOTO_TYPE: (i64, &str) = (2, "Photo");
 pub(crate) const DOCUMENT_TYPE: (i64, &str) = (1, "Document");
+/// Every documented file type; uploads must name one of them by id.
+pub(crate) const FILE_TYPES: &[(i64, &str)] = &[
+    DOCUMENT_TYPE,
+    PHOTO_TYPE,
+    (3, "Email Attachment"),
+    (4, "naturalForms"),
+    (5, "Invoice"),
+    (6, "EagleView"),
+    (7, "Accurence"),
+    (8, "Credit Memo"),
+];
 
 /// Team members: (jnid, name, email). Fixed rather than generated so they read well.
 pub(crate) const USERS: &[(&str, &str, &str)] = &[
@@ -195,6 +206,19 @@ impl Workflow {
     }
 }
 
+/// The name of file type `id`.
+pub(crate) fn file_type(id: i64) -> Option<&'static str> {
+    FILE_TYPES.iter().find(|(i, _)| *i == id).map(|(_, n)| *n)
+}
+
+/// The team member whose email is `email` (the `actor` query parameter), as (jnid, name).
+pub(crate) fn user_by_email(email: &str) -> Option<(&'static str, &'static str)> {
+    USERS
+        .iter()
+        .find(|(_, _, e)| e.eq_ignore_ascii_case(email.trim()))
+        .map(|(jnid, name, _)| (*jnid, *name))
+}
+
 pub(crate) fn task_type(name: &str) -> Option<i64> {
     TASK_TYPES
         .iter()
@@ -237,7 +261,7 @@ pub(crate) fn settings() -> Value {
         .iter()
         .map(|(id, name)| json!({"id": id, "TypeName": name, "IsActive": true}))
         .collect();
-    let file_types: Vec<Value> = [DOCUMENT_TYPE, PHOTO_TYPE]
+    let file_types: Vec<Value> = FILE_TYPES
         .iter()
         .map(|(id, name)| json!({"id": id, "TypeName": name, "IsActive": true}))
         .collect();

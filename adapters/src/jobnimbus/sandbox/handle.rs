@@ -15,7 +15,9 @@ use super::data::Sizes;
 use super::faults::{FaultConfig, FaultStats, Faults};
 use super::net::{KillSwitches, KillableAcceptor};
 use super::server::{Clock, SandboxEndpoint, Shared};
-use super::store::Store;
+use super::store::{Author, Store};
+use super::uploads::Uploads;
+use super::webhooks::{WebhookConfig, WebhookStats, Webhooks};
 use super::{Resource, SandboxConfig, SandboxError};
 
 /// Entry point: `SandboxJobNimbus::start(config).await`.
@@ -36,6 +38,7 @@ impl SandboxJobNimbus {
             anchor,
             port,
             faults,
+            webhook,
         } = config;
         let sizes = Sizes {
             contacts,
@@ -61,9 +64,11 @@ impl SandboxJobNimbus {
         let shared = Arc::new(Shared {
             api_key,
             store: std::sync::RwLock::new(store),
+            uploads: std::sync::Mutex::new(Uploads::new(seed)),
             faults: Faults::new(seed, faults),
             clock: Clock::new(anchor),
             kills: kills.clone(),
+            webhooks: Webhooks::start(seed, webhook)?,
         });
         let endpoint = SandboxEndpoint {
             shared: shared.clone(),
@@ -107,6 +112,12 @@ impl RunningSandbox {
         format!("http://{}/api1", self.addr)
     }
 
+    /// Where the files service lives (`{this}/files/v1/uploads/…`), e.g.
+    /// `http://127.0.0.1:41234`: the host root, as on `app.jobnimbus.com`.
+    pub fn files_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -140,7 +151,8 @@ impl Drop for RunningSandbox {
 }
 
 /// Reads and changes the running sandbox from tests. Changes go through the same rules as
-/// the HTTP writes (validation, `date_updated` bumps, status-change activities).
+/// the HTTP writes (validation, `date_updated` bumps, status-change activities) and, like a
+/// user working in the web app, fire the automation webhooks.
 #[derive(Clone)]
 pub struct SandboxHandle {
     shared: Arc<Shared>,
@@ -181,8 +193,7 @@ impl SandboxHandle {
         let patch = as_object(patch)?;
         let now = self.shared.clock.now();
         self.shared
-            .write()
-            .update(resource, jnid, &patch, now)
+            .apply(false, |store| store.update(resource, jnid, &patch, now))
             .map(Value::Object)
     }
 
@@ -203,21 +214,24 @@ impl SandboxHandle {
         let body = as_object(body)?;
         let now = self.shared.clock.now();
         self.shared
-            .write()
-            .create(resource, &body, now)
+            .apply(false, |store| {
+                store.create(resource, &body, now, Author::default())
+            })
             .map(Value::Object)
     }
 
     /// Adds `n` generated jobs (with files, notes and tasks) created now; returns their jnids.
     pub fn add_jobs(&self, n: usize) -> Vec<String> {
         let now = self.shared.clock.now();
-        self.shared.write().add_generated_jobs(n, now)
+        self.shared
+            .apply(false, |store| store.add_generated_jobs(n, now))
     }
 
     /// Adds `n` generated contacts created now; returns their jnids.
     pub fn add_contacts(&self, n: usize) -> Vec<String> {
         let now = self.shared.clock.now();
-        self.shared.write().add_generated_contacts(n, now)
+        self.shared
+            .apply(false, |store| store.add_generated_contacts(n, now))
     }
 
     /// The sandbox's current time in unix seconds (what the next write will stamp).
@@ -245,6 +259,30 @@ impl SandboxHandle {
 
     pub fn reset_fault_stats(&self) {
         self.shared.faults.reset_stats();
+    }
+
+    pub fn webhook(&self) -> Option<WebhookConfig> {
+        self.shared.webhooks.config()
+    }
+
+    /// Points the automation at a receiver (`None` switches it off); takes effect from the
+    /// next write. Deliveries already queued keep their old target.
+    pub fn set_webhook(&self, webhook: Option<WebhookConfig>) {
+        self.shared.webhooks.set_config(webhook);
+    }
+
+    pub fn webhook_stats(&self) -> WebhookStats {
+        self.shared.webhooks.stats()
+    }
+
+    pub fn reset_webhook_stats(&self) {
+        self.shared.webhooks.reset_stats();
+    }
+
+    /// Waits until every webhook queued so far was delivered or given up (each delivery is
+    /// bounded by its timeout and attempts).
+    pub async fn flush_webhooks(&self) {
+        self.shared.webhooks.flush().await;
     }
 }
 

@@ -8,12 +8,28 @@
 //! `sort_direction`, `fields` projection, the ES-style `filter`, unix-second timestamps, soft
 //! deletes, `date_updated` bumps on every write and status-change activities.
 //!
-//! What it injects on demand ([`FaultConfig`]): 429 with and without `Retry-After`,
-//! 502/503/504, latency with spikes, connections closed without a response, and records that
-//! change while a client pages.
+//! Writes: `POST /api1/{jobs,contacts,tasks,activities}` and `PUT /api1/{jobs,contacts,tasks}/
+//! {jnid}` (partial), validated against the account's workflows, statuses, task and activity
+//! types (400 `{"error"}` naming what is wrong, 404 for an unknown jnid), answered with the
+//! whole record; the optional `skip=automation,notification` and `actor=<email>` (attribution
+//! to that team member) query parameters. Files: the presigned three-step upload of the files
+//! service on the host root (`/files/v1/uploads/…`, see `uploads`) and the deprecated base64
+//! `POST /api1/files`; a file is listed only once its upload is complete.
 //!
-//! Not simulated: the presigned file-upload flow, `POST /files`, automation webhooks, the
-//! `actor` parameter's permissions, and per-key access profiles.
+//! Automation webhooks ([`WebhookConfig`]): every record created or saved, over HTTP or
+//! through the [`SandboxHandle`], is POSTed as a slim flat record to a configured URL, in the
+//! background, unsigned, at least once, twice at a configurable rate; writes with
+//! `skip=automation` fire nothing.
+//!
+//! What it injects on demand ([`FaultConfig`]): 429 with and without `Retry-After`,
+//! 502/503/504 and 500 (on writes: before or after applying them), latency with spikes,
+//! connections closed without a response (on writes: also after applying them), and records
+//! that change while a client pages.
+//!
+//! Not simulated: the multipart upload and `POST /files/fromUrl`, the `actor` parameter's
+//! permissions, per-key access profiles, webhooks for records purged with
+//! [`SandboxHandle::purge`], notifications, and Elasticsearch's refresh delay (a record
+//! written is listed at once; on the real API a list may miss it for about a second).
 
 mod account;
 mod data;
@@ -27,15 +43,20 @@ mod record;
 mod rng;
 mod server;
 mod store;
+mod uploads;
+mod webhooks;
 mod words;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::fmt;
 
 pub use faults::{FaultConfig, FaultStats};
 pub use handle::{RunningSandbox, SandboxHandle, SandboxJobNimbus};
+pub use webhooks::{WebhookConfig, WebhookStats};
 
 /// The five record collections the sandbox serves under `/api1/{path}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -144,6 +165,8 @@ pub struct SandboxConfig {
     /// 0 picks a free port.
     pub port: u16,
     pub faults: FaultConfig,
+    /// The automation webhook's receiver; `None` (the default) sends nothing.
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl SandboxConfig {
@@ -162,6 +185,7 @@ impl SandboxConfig {
             anchor: now - now.rem_euclid(86_400),
             port: 0,
             faults: FaultConfig::default(),
+            webhook: None,
         }
     }
 }
@@ -180,6 +204,7 @@ impl fmt::Debug for SandboxConfig {
             .field("anchor", &self.anchor)
             .field("port", &self.port)
             .field("faults", &self.faults)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }

@@ -1,7 +1,10 @@
 //! List parameters (`from`, `size`, `sort_field`, `sort_direction`, `fields`, `filter`) read
-//! from the query string, with the limits the real API enforces.
+//! from the query string, with the limits the real API enforces, and the optional parameters
+//! of writes (`skip`, `actor`).
 
+use super::account;
 use super::filter::BoolQuery;
+use super::store::Author;
 
 /// Elasticsearch's `index.max_result_window`: `from + size` may not exceed it.
 pub(crate) const MAX_RESULT_WINDOW: usize = 10_000;
@@ -81,6 +84,41 @@ impl ListParams {
             fields,
             filter,
         })
+    }
+}
+
+/// The query parameters community clients add to writes (reference §1.5): `skip` is a
+/// comma-separated list (`automation`, `notification`; others are ignored, as an API that
+/// does not document the parameter would), `actor` the email of the team member the write is
+/// attributed to.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct WriteParams {
+    /// `skip` names `automation`: no automation (so no webhook) fires for this write.
+    pub(crate) skip_automation: bool,
+    pub(crate) author: Author,
+}
+
+impl WriteParams {
+    /// Reads the decoded query pairs; the error text is the body of the 400.
+    pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
+        let mut params = WriteParams::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "skip" => {
+                    params.skip_automation |= value
+                        .split(',')
+                        .any(|item| item.trim().eq_ignore_ascii_case("automation"));
+                }
+                "actor" => {
+                    let (jnid, name) = account::user_by_email(value).ok_or_else(|| {
+                        format!("actor '{value}' is not a team member of this account")
+                    })?;
+                    params.author = Author { jnid, name };
+                }
+                _ => {}
+            }
+        }
+        Ok(params)
     }
 }
 
@@ -175,6 +213,27 @@ mod tests {
     fn fields_always_keep_jnid() {
         let p = parse("fields=name,%20status_name,name").unwrap();
         assert_eq!(p.fields.unwrap(), vec!["jnid", "name", "status_name"]);
+    }
+
+    #[test]
+    fn writes_read_skip_lists_and_attribute_to_a_known_actor_only() {
+        let write = |query: &str| WriteParams::parse(&decode_query(query).unwrap());
+        assert_eq!(write("").unwrap(), WriteParams::default());
+        assert!(
+            write("skip=automation,notification")
+                .unwrap()
+                .skip_automation
+        );
+        assert!(
+            write("skip=notification%2C+Automation")
+                .unwrap()
+                .skip_automation
+        );
+        assert!(!write("skip=notification").unwrap().skip_automation);
+        let actor = write("actor=priya%40summitroofing.example").unwrap();
+        assert_eq!(actor.author.name, "Priya Raman");
+        let err = write("actor=someone%40elsewhere.example").unwrap_err();
+        assert!(err.contains("someone@elsewhere.example"), "{err}");
     }
 
     #[test]

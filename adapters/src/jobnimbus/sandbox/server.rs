@@ -1,8 +1,9 @@
 //! The HTTP surface: faults first (they happen "in front of" the API), then auth, routing,
-//! and JobNimbus-shaped responses.
+//! and JobNimbus-shaped responses. Faults that strike after a write (a lost answer, a 5xx
+//! from a gateway whose backend finished) let the request through and replace its answer.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use poem::http::{header, Method, StatusCode};
 use poem::{Endpoint, Request, Response};
@@ -12,9 +13,11 @@ use serde_json::{json, Map, Value};
 use super::account;
 use super::faults::{Faults, Outcome};
 use super::net::KillSwitches;
-use super::params::{decode_query, ListParams};
+use super::params::{decode_query, ListParams, WriteParams};
 use super::record::Record;
 use super::store::Store;
+use super::uploads::{self, Uploads, UPLOAD_PREFIX};
+use super::webhooks::Webhooks;
 use super::{Resource, SandboxError};
 
 /// Where `GET /api1/files/{jnid}` redirects to for the bytes (like a presigned S3 URL, it
@@ -47,12 +50,16 @@ impl Clock {
 }
 
 /// Everything the endpoint and the test handle share.
+///
+/// Lock order, where two are held: `uploads` before `store`.
 pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) store: RwLock<Store>,
+    pub(crate) uploads: Mutex<Uploads>,
     pub(crate) faults: Faults,
     pub(crate) clock: Clock,
     pub(crate) kills: KillSwitches,
+    pub(crate) webhooks: Webhooks,
 }
 
 impl Shared {
@@ -60,8 +67,26 @@ impl Shared {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// For changes that are not record writes (reserving ids, picking records); record
+    /// writes go through [`Shared::apply`] so their webhooks fire.
     pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Store> {
         self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a write on the store, then hands the records it created or saved to the
+    /// automation (after the lock is released; delivery happens in the background).
+    pub(crate) fn apply<T>(&self, skip_automation: bool, write: impl FnOnce(&mut Store) -> T) -> T {
+        let (result, changes) = {
+            let mut store = self.write();
+            let result = write(&mut store);
+            (result, store.take_changes())
+        };
+        self.webhooks.announce(&changes, skip_automation);
+        result
+    }
+
+    pub(crate) fn uploads(&self) -> MutexGuard<'_, Uploads> {
+        self.uploads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -75,19 +100,14 @@ impl Endpoint for SandboxEndpoint {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let plan = self.shared.faults.plan();
+        let is_write = !matches!(*req.method(), Method::GET | Method::HEAD);
+        let plan = self.shared.faults.plan(is_write);
         if !plan.delay.is_zero() {
             tokio::time::sleep(plan.delay).await;
         }
+        let peer = req.remote_addr().clone();
         match plan.outcome {
-            Outcome::Pass => {}
-            Outcome::Drop => {
-                if !self.shared.kills.kill(req.remote_addr()) {
-                    tracing::warn!("sandbox fault: cannot find the connection to drop");
-                }
-                // Never written: the stream fails the first write and hyper closes it.
-                return Ok(Response::builder().status(StatusCode::OK).finish());
-            }
+            Outcome::Drop => return Ok(self.drop_connection(&peer)),
             Outcome::RateLimited { retry_after } => {
                 let mut response = Response::builder()
                     .status(StatusCode::TOO_MANY_REQUESTS)
@@ -97,59 +117,112 @@ impl Endpoint for SandboxEndpoint {
                 }
                 return Ok(response.body("Too Many Requests"));
             }
-            Outcome::ServerError(code) => return Ok(gateway_page(code)),
+            Outcome::ServerError {
+                code,
+                after_write: false,
+            } => return Ok(server_error(code)),
+            Outcome::Pass | Outcome::ServerError { .. } | Outcome::DropAfterWrite => {}
         }
+        let response = self.route(&mut req, plan.churn).await;
+        Ok(match plan.outcome {
+            // The write went through; its answer does not.
+            Outcome::ServerError { code, .. } => server_error(code),
+            Outcome::DropAfterWrite => self.drop_connection(&peer),
+            _ => response,
+        })
+    }
+}
 
+impl SandboxEndpoint {
+    /// Marks the connection for closing; the response returned is never written.
+    fn drop_connection(&self, peer: &poem::web::RemoteAddr) -> Response {
+        if !self.shared.kills.kill(peer) {
+            tracing::warn!("sandbox fault: cannot find the connection to drop");
+        }
+        Response::builder().status(StatusCode::OK).finish()
+    }
+
+    async fn route(&self, req: &mut Request, churn: Option<(usize, usize)>) -> Response {
         let path = req.uri().path().to_owned();
         if let Some(jnid) = path.strip_prefix(BLOB_PREFIX) {
-            return Ok(self.blob(&req, jnid));
+            return self.blob(req, jnid);
+        }
+        if let Some(jnid) = path.strip_prefix(UPLOAD_PREFIX) {
+            return match *req.method() {
+                Method::PUT => uploads::put_object(&self.shared, req, jnid).await,
+                _ => error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            };
+        }
+        if let Some(rest) = path.strip_prefix("/files/v1/") {
+            return self.files_service(req, rest).await;
         }
         let Some(rest) = path.strip_prefix("/api1/") else {
-            return Ok(error(StatusCode::NOT_FOUND, "Not found"));
+            return error(StatusCode::NOT_FOUND, "Not found");
         };
-        if !self.authorised(&req) {
-            return Ok(Response::builder()
+        if !self.authorised(req) {
+            return Response::builder()
                 .status(StatusCode::UNAUTHORIZED)
                 .content_type("text/plain; charset=utf-8")
-                .body("Authentication required"));
+                .body("Authentication required");
         }
         let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
         let method = req.method().clone();
-        let response = match (segments.as_slice(), &method) {
+        let query = req.uri().query().unwrap_or("").to_owned();
+        match (segments.as_slice(), &method) {
             (["account", "settings"], &Method::GET) => ok_json(&account::settings()),
             ([name], m) => match Resource::from_path(name) {
                 None => error(StatusCode::NOT_FOUND, "Not found"),
-                Some(resource) if m == Method::GET => {
-                    self.list(resource, req.uri().query().unwrap_or(""), plan.churn)
-                }
+                Some(resource) if m == Method::GET => self.list(resource, &query, churn),
                 Some(resource) if m == Method::POST => {
-                    let body = read_object(&mut req).await;
-                    match body {
-                        Ok(body) => self.create(resource, &body),
-                        Err(response) => response,
+                    let (body, params) = match read_write(req, &query).await {
+                        Ok(read) => read,
+                        Err(response) => return response,
+                    };
+                    if resource == Resource::Files {
+                        return match uploads::legacy_upload(&self.shared, &body, &params) {
+                            Ok(file) => ok_json(&file),
+                            Err(message) => error(StatusCode::BAD_REQUEST, &message),
+                        };
                     }
+                    self.create(resource, &body, &params)
                 }
                 Some(_) => error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             },
             ([name, jnid], m) => match Resource::from_path(name) {
                 None => error(StatusCode::NOT_FOUND, "Not found"),
-                Some(resource) if m == Method::GET => self.get(&req, resource, jnid),
+                Some(resource) if m == Method::GET => self.get(req, resource, jnid),
                 Some(resource) if m == Method::PUT => {
-                    let body = read_object(&mut req).await;
-                    match body {
-                        Ok(body) => self.update(resource, jnid, &body),
-                        Err(response) => response,
-                    }
+                    let (body, params) = match read_write(req, &query).await {
+                        Ok(read) => read,
+                        Err(response) => return response,
+                    };
+                    self.update(resource, jnid, &body, &params)
                 }
                 Some(_) => error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
             },
             _ => error(StatusCode::NOT_FOUND, "Not found"),
-        };
-        Ok(response)
+        }
     }
-}
 
-impl SandboxEndpoint {
+    /// `/files/v1/…`: the newer files service, same key, problem-details errors.
+    async fn files_service(&self, req: &mut Request, rest: &str) -> Response {
+        if !self.authorised(req) {
+            return uploads::problem(StatusCode::UNAUTHORIZED, "Authentication required");
+        }
+        let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+        match (segments.as_slice(), req.method() == Method::POST) {
+            (["uploads", "url"], true) => uploads::request_url(&self.shared, req).await,
+            (["uploads", jnid, "complete"], true) => {
+                let jnid = (*jnid).to_owned();
+                uploads::complete(&self.shared, req, &jnid)
+            }
+            (["uploads", ..], false) => {
+                uploads::problem(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+            }
+            _ => uploads::problem(StatusCode::NOT_FOUND, "Not found"),
+        }
+    }
+
     /// `Authorization: Bearer <key>`, scheme case-insensitive, key compared in constant time.
     fn authorised(&self, req: &Request) -> bool {
         let Some(value) = req.header(header::AUTHORIZATION) else {
@@ -169,7 +242,9 @@ impl SandboxEndpoint {
         };
         if let Some((edits, inserts)) = churn {
             let now = self.shared.clock.now();
-            let changed = self.shared.write().churn(resource, edits, inserts, now);
+            let changed = self
+                .shared
+                .apply(false, |store| store.churn(resource, edits, inserts, now));
             self.shared.faults.record_churn(changed);
         }
         let page = self.shared.read().list(resource, &params);
@@ -206,15 +281,30 @@ impl SandboxEndpoint {
         ok_json(&record)
     }
 
-    fn update(&self, resource: Resource, jnid: &str, body: &Map<String, Value>) -> Response {
+    fn update(
+        &self,
+        resource: Resource,
+        jnid: &str,
+        body: &Map<String, Value>,
+        params: &WriteParams,
+    ) -> Response {
         let now = self.shared.clock.now();
-        let result = self.shared.write().update(resource, jnid, body, now);
+        let result = self.shared.apply(params.skip_automation, |store| {
+            store.update(resource, jnid, body, now)
+        });
         write_result(result)
     }
 
-    fn create(&self, resource: Resource, body: &Map<String, Value>) -> Response {
+    fn create(
+        &self,
+        resource: Resource,
+        body: &Map<String, Value>,
+        params: &WriteParams,
+    ) -> Response {
         let now = self.shared.clock.now();
-        let result = self.shared.write().create(resource, body, now);
+        let result = self.shared.apply(params.skip_automation, |store| {
+            store.create(resource, body, now, params.author)
+        });
         write_result(result)
     }
 
@@ -222,6 +312,12 @@ impl SandboxEndpoint {
     fn blob(&self, req: &Request, jnid: &str) -> Response {
         if req.method() != Method::GET {
             return error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+        }
+        if let Some((content_type, bytes)) = self.shared.uploads().blob(jnid) {
+            return Response::builder()
+                .status(StatusCode::OK)
+                .content_type(content_type)
+                .body(bytes);
         }
         let store = self.shared.read();
         let Some(file) = store.get(Resource::Files, jnid) else {
@@ -283,24 +379,35 @@ fn write_result(result: Result<Map<String, Value>, SandboxError>) -> Response {
     }
 }
 
-/// The body of a write: must be a JSON object.
-async fn read_object(req: &mut Request) -> Result<Map<String, Value>, Response> {
+/// The body and query parameters of an `/api1` write, or the 400 refusing them.
+async fn read_write(
+    req: &mut Request,
+    query: &str,
+) -> Result<(Map<String, Value>, WriteParams), Response> {
+    let params = decode_query(query)
+        .and_then(|pairs| WriteParams::parse(&pairs))
+        .map_err(|message| error(StatusCode::BAD_REQUEST, &message))?;
+    let body = read_json_object(req)
+        .await
+        .map_err(|message| error(StatusCode::BAD_REQUEST, &message))?;
+    Ok((body, params))
+}
+
+/// The body of a write: must be a JSON object. `Err` is the message of the 400.
+pub(crate) async fn read_json_object(req: &mut Request) -> Result<Map<String, Value>, String> {
     let bytes = req
         .take_body()
         .into_bytes()
         .await
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("cannot read body: {e}")))?;
+        .map_err(|e| format!("cannot read body: {e}"))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "body must be a JSON object")),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            &format!("body is not valid JSON: {e}"),
-        )),
+        Ok(_) => Err("body must be a JSON object".into()),
+        Err(e) => Err(format!("body is not valid JSON: {e}")),
     }
 }
 
-fn ok_json(value: &impl serde::Serialize) -> Response {
+pub(crate) fn ok_json(value: &impl serde::Serialize) -> Response {
     ok_json_sized(value, 128)
 }
 
@@ -328,6 +435,15 @@ fn error(status: StatusCode, message: &str) -> Response {
         .body(body)
 }
 
+/// A 5xx: the application's own JSON for a 500, a gateway's HTML page otherwise.
+fn server_error(code: StatusCode) -> Response {
+    if code == StatusCode::INTERNAL_SERVER_ERROR {
+        error(code, "An unexpected error occurred")
+    } else {
+        gateway_page(code)
+    }
+}
+
 /// What a load balancer in front of the API sends: HTML, not JSON.
 fn gateway_page(code: StatusCode) -> Response {
     let title = format!(
@@ -343,7 +459,7 @@ fn gateway_page(code: StatusCode) -> Response {
         ))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

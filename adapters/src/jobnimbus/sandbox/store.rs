@@ -1,6 +1,7 @@
 //! The sandbox's records: one table per resource, list queries (filter, sort, window,
 //! projection) and the write rules (validation, soft delete, `date_updated` bumps, status-change
-//! activities).
+//! activities). Every record created or saved is also noted as a change, which is what the
+//! automation webhooks announce.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,7 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::{json, Map, Value};
 
 use super::account::{
-    self, Workflow, CONTACT_WORKFLOWS, CUSTOMER_ID, JOB_WORKFLOWS, STATUS_CHANGE_TYPE, USERS,
+    self, Workflow, ACTIVITY_TYPES, CONTACT_WORKFLOWS, CUSTOMER_ID, JOB_WORKFLOWS,
+    STATUS_CHANGE_TYPE, USERS,
 };
 use super::data::{Dataset, Generator, Sizes};
 use super::index::SortedIndex;
@@ -95,6 +97,23 @@ pub(crate) struct Store {
     tables: [Table; Resource::ALL.len()],
     generator: Generator,
     sizes: Sizes,
+    /// Records created or saved since the last [`Store::take_changes`], in write order.
+    changes: Vec<(Resource, Record)>,
+}
+
+/// Who a write is attributed to (`created_by`): the API key's owner, or the `actor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Author {
+    pub(crate) jnid: &'static str,
+    pub(crate) name: &'static str,
+}
+
+impl Default for Author {
+    /// The account admin who created the API key.
+    fn default() -> Self {
+        let (jnid, name, _) = USERS[0];
+        Self { jnid, name }
+    }
 }
 
 /// Fields a client may send but never change.
@@ -139,7 +158,29 @@ impl Store {
             tables,
             generator,
             sizes,
+            changes: Vec::new(),
         }
+    }
+
+    /// The records created or saved since the last call, each as stored after its write.
+    pub(crate) fn take_changes(&mut self) -> Vec<(Resource, Record)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Adds a new record (a user or client created it).
+    fn insert(&mut self, resource: Resource, record: Record) {
+        self.changes.push((resource, record.clone()));
+        self.table_mut(resource).push(record);
+    }
+
+    /// Saves a new version of an existing record; false if it is gone.
+    fn save(&mut self, resource: Resource, jnid: &str, record: Record) -> bool {
+        let Some(slot) = self.table_mut(resource).get_mut(jnid) else {
+            return false;
+        };
+        *slot = record.clone();
+        self.changes.push((resource, record));
+        true
     }
 
     fn table(&self, resource: Resource) -> &Table {
@@ -266,28 +307,30 @@ impl Store {
                 }
                 check_names(resource, &next)?;
             }
-            _ => check_task(&next)?,
+            _ => {
+                let type_id = check_task(&next)?;
+                next.insert("record_type".into(), json!(type_id));
+            }
         }
         let old_updated = int(&current, "date_updated").unwrap_or(0);
         next.insert("date_updated".into(), json!(now.max(old_updated)));
         let stored = Record::from_map(&next);
+        if !self.save(resource, jnid, stored.clone()) {
+            return Err(not_found(resource, jnid));
+        }
         if let Some((from, to)) = status_change {
             self.log_status_change(&stored, &from, &to, now);
         }
-        let slot = self
-            .table_mut(resource)
-            .get_mut(jnid)
-            .ok_or_else(|| not_found(resource, jnid))?;
-        *slot = stored;
         Ok(next)
     }
 
-    /// `POST /{jobs,contacts,tasks,activities}`.
+    /// `POST /{jobs,contacts,tasks,activities}`, attributed to `author`.
     pub(crate) fn create(
         &mut self,
         resource: Resource,
         body: &Map<String, Value>,
         now: i64,
+        author: Author,
     ) -> Result<Map<String, Value>, SandboxError> {
         check_types(body)?;
         let mut record: Map<String, Value> = body
@@ -337,7 +380,8 @@ impl Store {
                 record.insert("date_status_change".into(), json!(now));
             }
             Resource::Tasks => {
-                check_task(&record)?;
+                let type_id = check_task(&record)?;
+                record.insert("record_type".into(), json!(type_id));
                 let related = self.links(body.get("related"))?;
                 if let Some(first) = related.first() {
                     record.insert("primary".into(), first.clone());
@@ -349,8 +393,15 @@ impl Store {
                 });
             }
             Resource::Activities => {
-                if str_field(&record, "record_type_name").is_empty() {
+                let type_name = str_field(&record, "record_type_name");
+                if type_name.is_empty() {
                     return Err(invalid("record_type_name is required"));
+                }
+                // The status-change log line is JobNimbus's own; clients cannot write one.
+                if type_name == STATUS_CHANGE_TYPE || !ACTIVITY_TYPES.contains(&type_name) {
+                    return Err(invalid(format!(
+                        "record_type_name '{type_name}' is not an activity type a client can create"
+                    )));
                 }
                 if !record.get("note").is_some_and(Value::is_string) {
                     return Err(invalid("note is required and must be a string"));
@@ -391,9 +442,8 @@ impl Store {
         }
         record.insert("type".into(), json!(resource.record_type()));
         record.insert("customer".into(), json!(CUSTOMER_ID));
-        let (creator_id, creator_name, _) = USERS[0];
-        record.insert("created_by".into(), json!(creator_id));
-        record.insert("created_by_name".into(), json!(creator_name));
+        record.insert("created_by".into(), json!(author.jnid));
+        record.insert("created_by_name".into(), json!(author.name));
         record.insert("date_created".into(), json!(now));
         record.insert("date_updated".into(), json!(now));
         record.entry("is_active").or_insert_with(|| json!(true));
@@ -402,10 +452,61 @@ impl Store {
         }
         let stored = Record::from_map(&record);
         if resource == Resource::Tasks {
-            self.count_task_on_jobs(&stored);
+            self.count_on_jobs(&stored, "task_count");
         }
-        self.table_mut(resource).push(stored);
+        self.insert(resource, stored);
         Ok(record)
+    }
+
+    /// A file whose upload finished: `file` holds everything but the ids, stamps and links,
+    /// which are filled here. `related` are the jnids the upload named.
+    pub(crate) fn add_file(
+        &mut self,
+        jnid: &str,
+        mut file: Map<String, Value>,
+        related: &[String],
+        now: i64,
+        author: Author,
+    ) -> Result<Map<String, Value>, SandboxError> {
+        let links = related
+            .iter()
+            .map(|id| self.link(&json!({ "id": id })))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(primary) = links.first().cloned() else {
+            return Err(invalid("related must name at least one record"));
+        };
+        let recid = self.generator.recid(Resource::Files);
+        file.insert("jnid".into(), json!(jnid));
+        file.insert("recid".into(), json!(recid));
+        file.insert("type".into(), json!(Resource::Files.record_type()));
+        file.insert("customer".into(), json!(CUSTOMER_ID));
+        file.insert("created_by".into(), json!(author.jnid));
+        file.insert("created_by_name".into(), json!(author.name));
+        file.insert("date_created".into(), json!(now));
+        file.insert("date_updated".into(), json!(now));
+        file.entry("date_file_created")
+            .or_insert_with(|| json!(now));
+        file.insert("is_active".into(), json!(true));
+        file.insert("primary".into(), primary);
+        file.insert("related".into(), Value::Array(links));
+        let stored = Record::from_map(&file);
+        self.count_on_jobs(&stored, "attachment_count");
+        self.insert(Resource::Files, stored);
+        Ok(file)
+    }
+
+    /// A fresh jnid for a record that will exist later (a pending upload).
+    pub(crate) fn reserve_jnid(&mut self) -> String {
+        self.generator.jnid()
+    }
+
+    /// Checks that every jnid names a job or contact, so a pending upload is refused up
+    /// front rather than at completion.
+    pub(crate) fn check_links(&self, related: &[String]) -> Result<(), SandboxError> {
+        for id in related {
+            self.link(&json!({ "id": id }))?;
+        }
+        Ok(())
     }
 
     /// Adds `n` generated jobs (with their files, activities and tasks) created at `now`.
@@ -419,15 +520,15 @@ impl Store {
                 .generator
                 .job(contact.as_ref(), now, now, &self.sizes.clone());
             jnids.push(bundle.job.text("jnid").to_owned());
-            self.table_mut(Resource::Jobs).push(bundle.job);
+            self.insert(Resource::Jobs, bundle.job);
             for file in bundle.files {
-                self.table_mut(Resource::Files).push(file);
+                self.insert(Resource::Files, file);
             }
             for activity in bundle.activities {
-                self.table_mut(Resource::Activities).push(activity);
+                self.insert(Resource::Activities, activity);
             }
             for task in bundle.tasks {
-                self.table_mut(Resource::Tasks).push(task);
+                self.insert(Resource::Tasks, task);
             }
         }
         jnids
@@ -439,7 +540,7 @@ impl Store {
             .map(|_| {
                 let contact = self.generator.contact(now, now);
                 let jnid = contact.text("jnid").to_owned();
-                self.table_mut(Resource::Contacts).push(contact);
+                self.insert(Resource::Contacts, contact);
                 jnid
             })
             .collect()
@@ -460,9 +561,13 @@ impl Store {
         if len > 0 {
             for _ in 0..edits {
                 let index = self.generator.rng().below(len) as usize;
-                if let Some(record) = self.table_mut(resource).records.get_mut(index) {
-                    let old = record.int("date_updated").unwrap_or(0);
-                    *record = record.with("date_updated", now.max(old));
+                let Some(record) = self.table(resource).records.get(index) else {
+                    continue;
+                };
+                let old = record.int("date_updated").unwrap_or(0);
+                let saved = record.with("date_updated", now.max(old));
+                let jnid = saved.text("jnid").to_owned();
+                if self.save(resource, &jnid, saved) {
                     changed += 1;
                 }
             }
@@ -516,13 +621,14 @@ impl Store {
             "related": [link_of(record)],
         });
         if let Value::Object(activity) = activity {
-            self.table_mut(Resource::Activities)
-                .push(Record::from_map(&activity));
+            self.insert(Resource::Activities, Record::from_map(&activity));
         }
     }
 
-    fn count_task_on_jobs(&mut self, task: &Record) {
-        let Some(Field::List(related)) = task.get("related") else {
+    /// Counts a new task or file on the jobs it links to. A derived counter, like in
+    /// JobNimbus: it neither bumps the job's `date_updated` nor counts as a change.
+    fn count_on_jobs(&mut self, record: &Record, counter: &'static str) {
+        let Some(Field::List(related)) = record.get("related") else {
             return;
         };
         for link in related.iter() {
@@ -533,8 +639,8 @@ impl Store {
                 continue;
             }
             if let Some(job) = self.table_mut(Resource::Jobs).get_mut(link.text("id")) {
-                let count = job.int("task_count").unwrap_or(0);
-                *job = job.with("task_count", count + 1);
+                let count = job.int(counter).unwrap_or(0);
+                *job = job.with(counter, count + 1);
             }
         }
     }
@@ -649,7 +755,8 @@ fn check_names(resource: Resource, record: &Map<String, Value>) -> Result<(), Sa
     }
 }
 
-fn check_task(record: &Map<String, Value>) -> Result<(), SandboxError> {
+/// The task type's id when the task is valid.
+fn check_task(record: &Map<String, Value>) -> Result<i64, SandboxError> {
     if str_field(record, "title").trim().is_empty() {
         return Err(invalid("title is required"));
     }
@@ -660,12 +767,8 @@ fn check_task(record: &Map<String, Value>) -> Result<(), SandboxError> {
     if type_name.is_empty() {
         return Err(invalid("record_type_name is required"));
     }
-    if account::task_type(type_name).is_none() {
-        return Err(invalid(format!(
-            "record_type_name '{type_name}' is not a task type"
-        )));
-    }
-    Ok(())
+    account::task_type(type_name)
+        .ok_or_else(|| invalid(format!("record_type_name '{type_name}' is not a task type")))
 }
 
 /// Shape checks shared by creates and updates.
@@ -979,6 +1082,7 @@ mod tests {
                     "related": [{"id": jnid}],
                 })),
                 NOW,
+                Author::default(),
             )
             .unwrap();
         assert_eq!(task["related"][0]["type"], "job");
@@ -990,6 +1094,7 @@ mod tests {
             Resource::Tasks,
             &patch(json!({"date_start": NOW, "record_type_name": "Inspection"})),
             NOW,
+            Author::default(),
         );
         assert!(missing_title.is_err());
     }

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const KEY: &str = "sandbox-test-key";
-const ANCHOR: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+pub(super) const KEY: &str = "sandbox-test-key";
+pub(super) const ANCHOR: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-fn config(seed: u64) -> SandboxConfig {
+pub(super) fn config(seed: u64) -> SandboxConfig {
     SandboxConfig {
         jobs: 300,
         contacts: 120,
@@ -20,13 +20,13 @@ fn config(seed: u64) -> SandboxConfig {
     }
 }
 
-struct Api {
-    sandbox: RunningSandbox,
-    http: reqwest::Client,
+pub(super) struct Api {
+    pub(super) sandbox: RunningSandbox,
+    pub(super) http: reqwest::Client,
 }
 
 impl Api {
-    async fn start(config: SandboxConfig) -> Self {
+    pub(super) async fn start(config: SandboxConfig) -> Self {
         let sandbox = SandboxJobNimbus::start(config).await.unwrap();
         Self {
             sandbox,
@@ -34,15 +34,15 @@ impl Api {
         }
     }
 
-    fn handle(&self) -> &SandboxHandle {
+    pub(super) fn handle(&self) -> &SandboxHandle {
         self.sandbox.handle()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.sandbox.base_url())
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    pub(super) async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let response = request.bearer_auth(KEY).send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
@@ -50,18 +50,18 @@ impl Api {
         (status, body)
     }
 
-    async fn get(&self, path: &str, query: &[(&str, String)]) -> (StatusCode, Value) {
+    pub(super) async fn get(&self, path: &str, query: &[(&str, String)]) -> (StatusCode, Value) {
         self.send(self.http.get(self.url(path)).query(query)).await
     }
 
-    async fn list(&self, path: &str, query: &[(&str, String)]) -> Value {
+    pub(super) async fn list(&self, path: &str, query: &[(&str, String)]) -> Value {
         let (status, body) = self.get(path, query).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
 
     /// `count` of jobs matching `filter`.
-    async fn count(&self, path: &str, filter: Value) -> u64 {
+    pub(super) async fn count(&self, path: &str, filter: Value) -> u64 {
         let body = self
             .list(
                 path,
@@ -71,11 +71,11 @@ impl Api {
         body["count"].as_u64().unwrap()
     }
 
-    async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(super) async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(self.http.put(self.url(path)).json(&body)).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(super) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
 }
