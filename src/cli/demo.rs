@@ -5,13 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use adapters::jobber::sandbox::{JobberSandboxConfig, RunningJobberSandbox, SandboxJobber};
 use adapters::jobnimbus::sandbox::{SandboxConfig, SandboxJobNimbus};
 use adapters::store::DatabaseTarget;
 use adapters::sync::{SyncReport, SyncRequest};
+use base64::Engine;
 use domain::{SyncMode, SyncResource, SyncTrigger};
 use secrecy::SecretString;
 
-use crate::config::Settings;
+use crate::config::{JobberApp, Settings};
 use crate::startup::Application;
 
 /// The demo's database. Started afresh every run: the sandbox's data is generated anew, so
@@ -31,6 +33,7 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     settings.jobnimbus.base_url = sandbox.base_url();
     // A loopback sandbox needs no protecting from us.
     settings.jobnimbus.min_request_interval = Duration::ZERO;
+    let jobber = start_sandbox_jobber(&mut settings).await?;
 
     let app = Application::build(&settings).await?;
     let base = format!("http://{}:{}", settings.host, app.port());
@@ -79,11 +82,53 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
         "Sandbox JobNimbus: {} (Authorization: Bearer {sandbox_key})",
         sandbox.base_url()
     );
+    println!(
+        "Sandbox Jobber:    {} (consents automatically; try the OAuth flow:)",
+        jobber.base_url()
+    );
+    println!("  curl -L '{base}/auth/jobber/authorize?userid=42'");
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/auth/jobber/status/42'");
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/auth/jobber/refresh/42'");
     println!("Press Ctrl-C to stop.");
 
     server.await??;
     sandbox.shutdown().await?;
+    jobber.shutdown().await?;
     Ok(())
+}
+
+/// Starts the sandbox Jobber and points the `JOBBER_*` settings at it, with a throw-away
+/// client secret and token encryption key (the demo database is new every run, so nothing
+/// sealed with an old key is ever read again).
+async fn start_sandbox_jobber(
+    settings: &mut Settings,
+) -> Result<RunningJobberSandbox, Box<dyn std::error::Error>> {
+    let client_id = "demo-jobber-app".to_string();
+    let client_secret = SecretString::from(format!("demo-{}", uuid::Uuid::new_v4().simple()));
+    let jobber = SandboxJobber::start(JobberSandboxConfig::new(
+        client_id.clone(),
+        client_secret.clone(),
+    ))
+    .await?;
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    settings.jobber.app = Some(JobberApp {
+        client_id,
+        client_secret,
+        redirect_uri: format!(
+            "http://{}:{}/auth/jobber/callback",
+            settings.host, settings.port
+        ),
+    });
+    settings.jobber.api_url = jobber.graphql_url();
+    settings.jobber.tokens_url = jobber.token_url();
+    settings.jobber.authorize_url = jobber.authorize_url();
+    settings.jobber.token_encryption_key = Some(SecretString::from(format!(
+        "demo:{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )));
+    Ok(jobber)
 }
 
 fn print_import(report: &SyncReport) {
