@@ -323,9 +323,7 @@ impl JobberAuthApi {
     }
 }
 
-fn configured<'a>(
-    state: &'a AppState,
-) -> Result<&'a adapters::jobber::JobberConnections, ApiError> {
+fn configured(state: &AppState) -> Result<&adapters::jobber::JobberConnections, ApiError> {
     state.jobber.as_ref().ok_or_else(|| {
         ApiError::unavailable(
             "jobber_not_configured",

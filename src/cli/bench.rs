@@ -112,9 +112,7 @@ async fn store(
             })
             .collect()
     });
-    for page in pages {
-        batched.execute(page).await?;
-    }
+    batched.execute_pipelined(pages).await?;
     report(
         "append_batched",
         backend,

@@ -15,7 +15,38 @@ on_both_backends!(
     a_refused_command_does_not_stop_the_rest_of_the_page,
     a_concurrent_append_sends_the_page_through_the_one_by_one_path,
     a_second_command_for_the_same_aggregate_sees_the_first,
+    pipelined_pages_sharing_jobs_decide_as_if_run_one_after_another,
 );
+
+/// Pipelining decides page n+1 while page n is appended, so a job in both pages is decided
+/// on a state that misses page n. The append must notice and redo it, leaving exactly what
+/// running the pages one after another leaves.
+async fn pipelined_pages_sharing_jobs_decide_as_if_run_one_after_another(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let executor = BatchExecutor::<Job>::new(&t.db, &t.signal);
+    // Jobs 0-9 are created on page 1 and change status on page 2; 10-19 only on page 2.
+    let pages = vec![
+        (0..10).map(|i| pulled(i, "Lead", true, 0)).collect(),
+        (0..20).map(|i| pulled(i, "Sold", true, 60)).collect(),
+        (0..20).map(|i| pulled(i, "Sold", true, 120)).collect(),
+    ];
+
+    let reports = executor.execute_pipelined(pages).await.unwrap();
+
+    let appended: Vec<usize> = reports.iter().map(|r| r.events_appended).collect();
+    assert_eq!(
+        appended,
+        [10, 20, 0],
+        "create 10; change 10 + create 10; nothing"
+    );
+    let mut kinds: HashMap<String, usize> = HashMap::new();
+    for event in crate::projections::all_events(&t.db).await {
+        *kinds.entry(event.event_type).or_default() += 1;
+    }
+    assert_eq!(kinds.get("JobSnapshotRecorded"), Some(&20));
+    assert_eq!(kinds.get("JobSnapshotChanged"), Some(&10));
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+}
 
 async fn a_page_appends_each_decision_once_and_an_identical_page_appends_nothing(backend: Backend) {
     let t = TestDb::new(backend).await;

@@ -483,3 +483,127 @@ async fn a_dead_grant_marks_the_connection_needs_reauth_with_a_cooldown(backend:
     assert_eq!(events.get("RefreshFailed"), Some(&1));
     assert_eq!(events.get("ConnectionNeedsReauth"), Some(&1));
 }
+
+/// The acceptance line "no token in the logs" needs the logs a real server writes: this runs
+/// `unified-crm serve` as a child at debug level, walks grant → refresh → status →
+/// disconnect against the sandbox Jobber, and greps everything it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_appears_in_the_server_logs_even_at_debug_level() {
+    let t = TestDb::new(Backend::Sqlite).await;
+    let sandbox = jobber_sandbox().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let adapters::store::DatabaseTarget::Sqlite(path) = t.target() else {
+        unreachable!("a SQLite test database")
+    };
+    let logs = tempfile::NamedTempFile::new().unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_unified-crm"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", format!("sqlite:{}", path.display()))
+        .env("PORT", port.to_string())
+        .env("INTERNAL_API_KEY", crate::support::INTERNAL_KEY)
+        .env("RUST_LOG", "debug")
+        .env("JOBBER_CLIENT_ID", CLIENT_ID)
+        .env("JOBBER_CLIENT_SECRET", CLIENT_SECRET)
+        .env(
+            "JOBBER_REDIRECT_URI",
+            format!("{base}/auth/jobber/callback"),
+        )
+        .env("JOBBER_API_URL", sandbox.graphql_url())
+        .env("JOBBER_TOKENS_URL", sandbox.token_url())
+        .env("JOBBER_REFRESH_COALESCE_SECONDS", "0")
+        .env("RATE_LIMIT_ENABLED", "false")
+        .env("TOKEN_ENCRYPTION_KEY", encryption_key().expose_secret())
+        .current_dir(std::env::temp_dir())
+        .stdout(logs.reopen().unwrap())
+        .stderr(logs.reopen().unwrap())
+        .spawn()
+        .expect("start the server");
+    let client = no_redirects();
+    let mut ready = false;
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{base}/health/live")).send().await {
+            ready = r.status() == 200;
+            if ready {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server came up");
+
+    let internal = |request: reqwest::RequestBuilder| {
+        request.header("x-internal-api-key", crate::support::INTERNAL_KEY)
+    };
+    let to_jobber = client
+        .get(format!("{base}/auth/jobber/authorize?userid=77"))
+        .send()
+        .await
+        .unwrap();
+    let consent = client
+        .get(to_jobber.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    let mut answers = vec![client
+        .get(&back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()];
+    let granted = stored_tokens(&t, "77").await.expect("tokens stored");
+    sandbox.handle().advance_clock(Duration::from_secs(61 * 60));
+    for request in [
+        internal(client.get(format!("{base}/auth/jobber/refresh/77"))),
+        internal(client.get(format!("{base}/auth/jobber/status/77"))),
+    ] {
+        answers.push(request.send().await.unwrap().text().await.unwrap());
+    }
+    let refreshed = stored_tokens(&t, "77").await.expect("tokens stored");
+    answers.push(
+        internal(client.delete(format!("{base}/auth/jobber/connections/77")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let printed = std::fs::read_to_string(logs.path()).unwrap();
+    assert!(
+        printed.contains("DEBUG"),
+        "the server logged at debug level"
+    );
+    assert!(answers[0].contains("authenticated"), "{answers:?}");
+    assert_ne!(
+        granted.refresh_token.expose_secret(),
+        refreshed.refresh_token.expose_secret(),
+        "the refresh happened"
+    );
+    for tokens in [&granted, &refreshed] {
+        for secret in [&tokens.access_token, &tokens.refresh_token] {
+            let secret = secret.expose_secret();
+            assert!(!printed.contains(secret), "a token is in the logs");
+            assert!(
+                answers.iter().all(|a| !a.contains(secret)),
+                "a token is in a response"
+            );
+        }
+    }
+    assert!(
+        !printed.contains(CLIENT_SECRET),
+        "the client secret is in the logs"
+    );
+}

@@ -81,6 +81,35 @@ where
         self.commit(page).await
     }
 
+    /// Executes pages in order, deciding each page while the one before it is appended: the
+    /// load and the decisions (reads, and CPU here) overlap the append (writes there). A page
+    /// sharing an aggregate with the page before it was decided on a stale state; its append
+    /// then conflicts and it is re-run one by one, as with any concurrent writer, so the
+    /// overlap never changes the outcome. Stops at the first store error.
+    pub async fn execute_pipelined(
+        &self,
+        pages: impl IntoIterator<Item = Vec<BatchCommand<A>>>,
+    ) -> Result<Vec<BatchReport<A>>, StoreError> {
+        let mut reports = Vec::new();
+        let mut in_flight: Option<PreparedPage<A>> = None;
+        for page in pages {
+            let previous = in_flight.take();
+            let commit_previous = async {
+                match previous {
+                    Some(prepared) => self.commit(prepared).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (prepared, committed) = tokio::join!(self.prepare(page), commit_previous);
+            reports.extend(committed?);
+            in_flight = Some(prepared?);
+        }
+        if let Some(prepared) = in_flight {
+            reports.push(self.commit(prepared).await?);
+        }
+        Ok(reports)
+    }
+
     /// First half of `execute`: loads the page's aggregates in one query and decides every
     /// command in memory. Nothing is written yet.
     pub async fn prepare(
