@@ -49,6 +49,10 @@ pub struct JobNimbusSettings {
     pub api_key: Option<SecretString>,
     /// `JOBNIMBUS_BASE_URL`, the v1 API root.
     pub base_url: String,
+    /// `JOBNIMBUS_FILES_BASE_URL`: host of the presigned upload endpoints (`/files/v1/...`),
+    /// which some accounts reach on `app.` and others on `api.`; by default the API base's
+    /// host.
+    pub files_base_url: Option<String>,
     /// `JOBNIMBUS_SYNC_ENABLED` (default true): whether the scheduler runs syncs.
     pub sync_enabled: bool,
     /// `JOBNIMBUS_SYNC_CRON` (default `*/15 * * * *`), with a seconds field prepended when
@@ -225,8 +229,19 @@ fn jobnimbus_settings(
     let hours = parse_or(get, "JOBNIMBUS_RECONCILE_INTERVAL_HOURS", 24u64, problems);
     let pacing_ms = parse_or(get, "JOBNIMBUS_MIN_REQUEST_INTERVAL_MS", 200u64, problems);
     let overlap = parse_or(get, "JOBNIMBUS_SYNC_OVERLAP_SECONDS", 300u64, problems);
+    let files_base_url = get("JOBNIMBUS_FILES_BASE_URL");
+    if files_base_url
+        .as_deref()
+        .is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://"))
+    {
+        problems.push(problem(
+            "JOBNIMBUS_FILES_BASE_URL",
+            "must be an http(s) URL",
+        ));
+    }
     JobNimbusSettings {
         api_key: get("JOBNIMBUS_API_KEY").map(SecretString::from),
+        files_base_url,
         base_url,
         sync_enabled,
         sync_cron,

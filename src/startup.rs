@@ -189,6 +189,7 @@ pub fn sync_engine(
     };
     let mut client = ClientConfig::new(jobnimbus.base_url.clone(), api_key.clone());
     client.min_request_interval = jobnimbus.min_request_interval;
+    client.files_base_url = jobnimbus.files_base_url.clone();
     let sync = SyncSettings {
         overlap: jobnimbus.sync_overlap,
         ..SyncSettings::default()
