@@ -11,6 +11,7 @@ mod health;
 mod http_metrics;
 mod integration;
 mod jobber_auth;
+mod jobber_webhook;
 mod jobs;
 pub mod rate_limit;
 mod state;
@@ -35,6 +36,7 @@ type Apis = (
     sync::SyncApi,
     integration::IntegrationApi,
     jobber_auth::JobberAuthApi,
+    jobber_webhook::JobberWebhookApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -46,6 +48,7 @@ fn service() -> OpenApiService<Apis, ()> {
             sync::SyncApi,
             integration::IntegrationApi,
             jobber_auth::JobberAuthApi,
+            jobber_webhook::JobberWebhookApi,
         ),
         TITLE,
         VERSION,

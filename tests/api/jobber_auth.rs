@@ -27,6 +27,7 @@ on_both_backends!(
     forged_replayed_expired_and_denied_callbacks_are_400_and_store_nothing,
     disconnect_tells_jobber_shreds_the_tokens_and_keeps_the_history,
     a_dead_grant_marks_the_connection_needs_reauth_with_a_cooldown,
+    a_signed_app_disconnect_webhook_revokes_once_and_a_forged_one_nothing,
 );
 
 const CLIENT_ID: &str = "test-jobber-app";
@@ -482,6 +483,49 @@ async fn a_dead_grant_marks_the_connection_needs_reauth_with_a_cooldown(backend:
             });
     assert_eq!(events.get("RefreshFailed"), Some(&1));
     assert_eq!(events.get("ConnectionNeedsReauth"), Some(&1));
+}
+
+async fn a_signed_app_disconnect_webhook_revokes_once_and_a_forged_one_nothing(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let sandbox = jobber_sandbox().await;
+    let app = app_with_jobber(&t, &sandbox).await;
+    connect(&app, "21").await;
+    let account = sandbox.handle().account_encoded_id(1001);
+    // Old apps get the misspelt key: it must be read too.
+    let body = format!(
+        r#"{{"data":{{"webHookEvent":{{"topic":"APP_DISCONNECT","appId":"app","accountId":"{account}","itemId":"{account}","occuredAt":"2026-11-22T03:00:00Z"}}}}}}"#
+    );
+    let deliver = |signature: String| {
+        let request = app
+            .client
+            .post(format!("{}/api/v1/webhooks/jobber", app.address))
+            .header("content-type", "application/json")
+            .header("X-Jobber-Hmac-SHA256", signature)
+            .body(body.clone());
+        async move { request.send().await.unwrap() }
+    };
+    let forged =
+        adapters::jobber::webhook::sign(&SecretString::from("not-ours"), body.as_bytes()).unwrap();
+    let genuine =
+        adapters::jobber::webhook::sign(&SecretString::from(CLIENT_SECRET), body.as_bytes())
+            .unwrap();
+
+    let refused = deliver(forged).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(status(&app, "21").await["status"], "authenticated");
+
+    let first: Value = deliver(genuine.clone()).await.json().await.unwrap();
+    let again: Value = deliver(genuine).await.json().await.unwrap();
+
+    assert_eq!(first["action"], "revoked", "{first}");
+    assert_eq!(again["action"], "already_revoked", "{again}");
+    assert_eq!(status(&app, "21").await["status"], "revoked");
+    assert!(stored_tokens(&t, "21").await.is_none(), "tokens shredded");
+    assert_eq!(
+        connection_events(&t).await,
+        ["TokensGranted", "ConnectionRevoked"],
+        "a repeated delivery changes nothing"
+    );
 }
 
 /// The acceptance line "no token in the logs" needs the logs a real server writes: this runs

@@ -381,6 +381,59 @@ impl JobberConnections {
         Ok(sweep)
     }
 
+    /// Whether a webhook body carries Jobber's signature under our client secret.
+    pub fn webhook_signature_is_valid(&self, body: &[u8], signature: &str) -> bool {
+        super::webhook::signature_is_valid(self.inner.oauth.client_secret(), body, signature)
+    }
+
+    /// `APP_DISCONNECT`: the user removed the app on Jobber's side and every token is
+    /// already dead. Every live connection to that account is shredded and revoked; a
+    /// repeated delivery finds them revoked and changes nothing. Returns how many were.
+    pub async fn app_disconnected(
+        &self,
+        account_id: &str,
+        at: DateTime<Utc>,
+        metadata: HashMap<String, String>,
+    ) -> Result<usize, ConnectionFailure> {
+        let mut revoked = 0;
+        for id in crate::store::EventLog::new(self.inner.db.clone())
+            .aggregate_ids(<Connection as cqrs_es::Aggregate>::TYPE)
+            .await?
+        {
+            let Ok(id) = id.parse::<ConnectionId>() else {
+                continue;
+            };
+            let state = self.state(id.user_id()).await?;
+            if state.account_id() != Some(account_id)
+                || matches!(
+                    state.status(),
+                    ConnectionStatus::Revoked | ConnectionStatus::NeverConnected
+                )
+            {
+                continue;
+            }
+            self.inner
+                .vault
+                .lock_for_refresh(&id)
+                .await?
+                .shred()
+                .await?;
+            self.inner
+                .bus
+                .execute(
+                    id.as_str(),
+                    ConnectionCommand::Revoke {
+                        cause: RevokeCause::AppDisconnectWebhook,
+                        at,
+                    },
+                    metadata.clone(),
+                )
+                .await?;
+            revoked += 1;
+        }
+        Ok(revoked)
+    }
+
     /// Refuses a refresh the connection's state rules out.
     fn usable(
         &self,

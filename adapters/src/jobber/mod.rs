@@ -10,6 +10,7 @@ mod oauth;
 pub mod oauth_state;
 pub mod sandbox;
 mod token_expiry;
+pub mod webhook;
 
 pub use connections::{
     Connected, ConnectionFailure, JobberConnections, RefreshOutcome, RefreshPolicy, RefreshSweep,

@@ -78,6 +78,8 @@ type JobberOAuthClient = oauth2::Client<
 pub struct OAuthClient {
     oauth: JobberOAuthClient,
     http: reqwest::Client,
+    /// Also the key Jobber signs webhooks with.
+    client_secret: SecretString,
 }
 
 impl OAuthClient {
@@ -86,6 +88,7 @@ impl OAuthClient {
             let what = what.to_string();
             move |e: oauth2::url::ParseError| JobberError::Config(format!("{what}: {e}"))
         };
+        let client_secret = config.client_secret.clone();
         let oauth = oauth2::Client::new(ClientId::new(config.client_id))
             .set_client_secret(ClientSecret::new(
                 config.client_secret.expose_secret().to_string(),
@@ -103,7 +106,16 @@ impl OAuthClient {
             .timeout(config.timeout)
             .build()
             .map_err(|e| JobberError::Config(e.to_string()))?;
-        Ok(Self { oauth, http })
+        Ok(Self {
+            oauth,
+            http,
+            client_secret,
+        })
+    }
+
+    /// Our app's client secret: Jobber signs webhooks with it.
+    pub fn client_secret(&self) -> &SecretString {
+        &self.client_secret
     }
 
     /// The URL that sends the user to Jobber's consent page; `state` comes back on the
