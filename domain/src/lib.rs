@@ -7,6 +7,8 @@ pub mod connection;
 pub mod contact;
 pub mod ids;
 pub mod job;
+pub mod qc;
+pub mod risk;
 pub mod sync_cursor;
 pub mod sync_run;
 

@@ -1,0 +1,5 @@
+//! Quality control of field work.
+
+mod status;
+
+pub use status::{QcStatus, UnknownQcStatus};
