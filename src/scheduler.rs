@@ -9,10 +9,12 @@
 
 use std::time::Duration;
 
+use adapters::jobber::{ConnectionFailure, JobberConnections, RefreshSweep};
 use adapters::store::{Db, ExclusiveLock, LockKind, StoreError};
 use adapters::sync::{SyncEngine, SyncError, SyncReport, SyncRequest};
 use chrono::{DateTime, Utc};
 use domain::{SyncMode, SyncResource, SyncTrigger};
+use projections::connection_status;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 /// Accepts the classic five cron fields (minute hour day month weekday), as the seed
@@ -151,7 +153,8 @@ pub async fn start(sync: ScheduledSync, cron: &str) -> Result<JobScheduler, JobS
 /// instance runs it; the refresh itself is single-flight per connection across instances,
 /// so a sweep racing another instance's makes no second call to Jobber.
 pub fn spawn_jobber_refresh(
-    connections: adapters::jobber::JobberConnections,
+    db: Db,
+    connections: JobberConnections,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -159,7 +162,7 @@ pub fn spawn_jobber_refresh(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            match connections.refresh_due_once(Utc::now()).await {
+            match refresh_jobber_tokens_once(&db, &connections, Utc::now()).await {
                 Ok(sweep) if sweep.due > 0 => {
                     tracing::info!(
                         due = sweep.due,
@@ -175,6 +178,35 @@ pub fn spawn_jobber_refresh(
             }
         }
     })
+}
+
+/// Most connections one sweep refreshes; the rest wait for the next tick, which comes long
+/// before a 5-minute margin runs out.
+const REFRESHES_PER_SWEEP: i64 = 1_000;
+
+/// One sweep: the connections the read model lists as due, each re-checked by its
+/// aggregate and refreshed. The single step the interval runs and tests call.
+pub async fn refresh_jobber_tokens_once(
+    db: &Db,
+    connections: &JobberConnections,
+    now: DateTime<Utc>,
+) -> Result<RefreshSweep, ConnectionFailure> {
+    let due = connection_status::query::due_for_refresh(
+        db,
+        now,
+        connections.refresh_margin(),
+        REFRESHES_PER_SWEEP,
+    )
+    .await?;
+    if due.len() as i64 == REFRESHES_PER_SWEEP {
+        tracing::warn!(
+            limit = REFRESHES_PER_SWEEP,
+            "more Jobber tokens are due than one sweep refreshes"
+        );
+    }
+    connections
+        .refresh_due(due.into_iter().map(|row| row.user_id), now)
+        .await
 }
 
 #[cfg(test)]

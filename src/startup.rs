@@ -104,6 +104,7 @@ impl Application {
         let mut background = background;
         if let Some(connections) = &jobber {
             background.push(scheduler::spawn_jobber_refresh(
+                db.clone(),
                 connections.clone(),
                 settings.jobber.refresh_check_every,
             ));

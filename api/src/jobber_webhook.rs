@@ -10,6 +10,7 @@ use poem::web::Data;
 use poem_openapi::param::Header;
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi, Tags};
+use projections::connection_status;
 
 use crate::{ApiError, AppState};
 
@@ -96,8 +97,7 @@ impl JobberWebhookApi {
                 ("actor".to_string(), "jobber_webhook".to_string()),
                 ("topic".to_string(), event.topic.clone()),
             ]);
-            let revoked = jobber
-                .app_disconnected(&event.account_id, event.occurred_at, metadata)
+            let revoked = revoke_account(&state, jobber, &event, metadata)
                 .await
                 .map_err(|error| {
                     tracing::error!(error.message = %error, "APP_DISCONNECT could not be applied");
@@ -121,4 +121,24 @@ impl JobberWebhookApi {
             action,
         })))
     }
+}
+
+/// Revokes the account's connections that the read model lists. A grant committed
+/// moments before the webhook and not yet projected is missed here; its next refresh then
+/// fails at Jobber and marks it `needs_reauth`, so it never passes for a live connection.
+async fn revoke_account(
+    state: &AppState,
+    jobber: &adapters::jobber::JobberConnections,
+    event: &webhook::WebhookEvent,
+    metadata: HashMap<String, String>,
+) -> Result<usize, String> {
+    let candidates = connection_status::query::live_of_account(&state.db, &event.account_id)
+        .await
+        .map_err(|error| error.to_string())?
+        .into_iter()
+        .map(|row| row.user_id);
+    jobber
+        .app_disconnected(&event.account_id, candidates, event.occurred_at, metadata)
+        .await
+        .map_err(|error| error.to_string())
 }

@@ -16,6 +16,7 @@ use reqwest::redirect::Policy;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use unified_crm::config::JobberApp;
+use unified_crm::scheduler::refresh_jobber_tokens_once;
 
 use crate::projections::all_events;
 use crate::support::{Backend, TestApp, TestDb};
@@ -161,8 +162,7 @@ async fn the_whole_flow_connects_and_the_scheduler_refreshes_before_expiry(backe
 
     // 57 minutes later the token is within the 5-minute margin of its 60-minute life.
     sandbox.handle().advance_clock(Duration::from_secs(57 * 60));
-    let sweep = jobber
-        .refresh_due_once(sandbox.handle().now())
+    let sweep = refresh_jobber_tokens_once(&t.db, &jobber, sandbox.handle().now())
         .await
         .unwrap();
 
@@ -183,8 +183,7 @@ async fn the_whole_flow_connects_and_the_scheduler_refreshes_before_expiry(backe
     // The rotated-out refresh token is dead at Jobber; ours still works: a second sweep
     // later refreshes again without a rejection.
     sandbox.handle().advance_clock(Duration::from_secs(57 * 60));
-    let sweep = jobber
-        .refresh_due_once(sandbox.handle().now())
+    let sweep = refresh_jobber_tokens_once(&t.db, &jobber, sandbox.handle().now())
         .await
         .unwrap();
     assert_eq!(sweep.refreshed, 1);

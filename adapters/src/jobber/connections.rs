@@ -115,7 +115,7 @@ pub struct Connected {
     pub position: Option<LogPosition>,
 }
 
-/// What `refresh_due_once` did.
+/// What a refresh sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RefreshSweep {
     pub due: usize,
@@ -136,7 +136,6 @@ struct Inner {
     states: OAuthStates,
     bus: CommandBus<Connection>,
     state_loader: BatchExecutor<Connection>,
-    db: Db,
     policy: RefreshPolicy,
 }
 
@@ -157,7 +156,6 @@ impl JobberConnections {
                 states: OAuthStates::new(db, "jobber"),
                 bus: CommandBus::new(db, signal),
                 state_loader: BatchExecutor::new(db, signal),
-                db: db.clone(),
                 policy,
             }),
         }
@@ -343,21 +341,22 @@ impl JobberConnections {
         Ok((told_jobber, position))
     }
 
-    /// The scheduler's step: refreshes every authenticated connection whose token expires
-    /// within the margin and that is not cooling down after a failure.
-    pub async fn refresh_due_once(
+    /// How long before expiry a token counts as due (the read model's search horizon).
+    pub fn refresh_margin(&self) -> TimeDelta {
+        self.inner.policy.margin
+    }
+
+    /// The scheduler's step over `candidates` (the read model's due list): refreshes each
+    /// that, by its aggregate, is authenticated, expires within the margin and is not
+    /// cooling down after a failure. The read model only narrows the search; a candidate it
+    /// listed stale is skipped here.
+    pub async fn refresh_due(
         &self,
+        candidates: impl IntoIterator<Item = UserId>,
         now: DateTime<Utc>,
     ) -> Result<RefreshSweep, ConnectionFailure> {
         let mut sweep = RefreshSweep::default();
-        for id in crate::store::EventLog::new(self.inner.db.clone())
-            .aggregate_ids(<Connection as cqrs_es::Aggregate>::TYPE)
-            .await?
-        {
-            let Ok(id) = id.parse::<ConnectionId>() else {
-                continue;
-            };
-            let user = id.user_id().clone();
+        for user in candidates {
             let state = self.state(&user).await?;
             if state.status() != ConnectionStatus::Authenticated
                 || state.in_cooldown(now)
@@ -389,21 +388,20 @@ impl JobberConnections {
     /// `APP_DISCONNECT`: the user removed the app on Jobber's side and every token is
     /// already dead. Every live connection to that account is shredded and revoked; a
     /// repeated delivery finds them revoked and changes nothing. Returns how many were.
+    ///
+    /// `candidates` are the users the read model links to the account; each is checked
+    /// against its aggregate before anything is shredded.
     pub async fn app_disconnected(
         &self,
         account_id: &str,
+        candidates: impl IntoIterator<Item = UserId>,
         at: DateTime<Utc>,
         metadata: HashMap<String, String>,
     ) -> Result<usize, ConnectionFailure> {
         let mut revoked = 0;
-        for id in crate::store::EventLog::new(self.inner.db.clone())
-            .aggregate_ids(<Connection as cqrs_es::Aggregate>::TYPE)
-            .await?
-        {
-            let Ok(id) = id.parse::<ConnectionId>() else {
-                continue;
-            };
-            let state = self.state(id.user_id()).await?;
+        for user in candidates {
+            let id = ConnectionId::jobber_user(&user);
+            let state = self.state(&user).await?;
             if state.account_id() != Some(account_id)
                 || matches!(
                     state.status(),

@@ -121,6 +121,34 @@ pub async fn due_for_refresh(
     raw.into_iter().map(ConnectionRow::try_from).collect()
 }
 
+/// The connections to Jobber account `account_id` that are not revoked: whom an
+/// `APP_DISCONNECT` of that account concerns.
+pub async fn live_of_account(db: &Db, account_id: &str) -> Result<Vec<ConnectionRow>, StoreError> {
+    let sql = format!(
+        "select {COLUMNS} from jobber_connections
+         where account_id = $1 and status <> $2
+         order by connection_id"
+    );
+    let revoked = ConnectionStatus::Revoked.as_str();
+    let raw: Vec<RawRow> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(&sql)
+                .bind(account_id)
+                .bind(revoked)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_as(&sql)
+                .bind(account_id)
+                .bind(revoked)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    raw.into_iter().map(ConnectionRow::try_from).collect()
+}
+
 impl TryFrom<RawRow> for ConnectionRow {
     type Error = StoreError;
 
