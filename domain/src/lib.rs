@@ -7,6 +7,7 @@ pub mod connection;
 pub mod contact;
 pub mod ids;
 pub mod job;
+pub mod qc;
 pub mod sync_cursor;
 pub mod sync_run;
 
@@ -18,7 +19,11 @@ pub use contact::{
     Contact, ContactCommand, ContactError, ContactEvent, ContactField, ContactSnapshot,
 };
 pub use ids::{ContactId, CrmSource, JobId, ParseIdError};
-pub use job::{Address, Job, JobCommand, JobError, JobEvent, JobField, JobSnapshot};
+pub use job::{
+    Address, FileKind, Job, JobCommand, JobError, JobEvent, JobField, JobFile, JobFileField,
+    JobSnapshot,
+};
+pub use qc::{JobDates, QcCategory};
 pub use sync_cursor::{SyncCursor, SyncCursorCommand, SyncCursorEvent};
 pub use sync_run::{
     RecordFailure, SyncMode, SyncOutcome, SyncResource, SyncRun, SyncRunCommand, SyncRunError,
