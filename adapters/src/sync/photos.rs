@@ -1,0 +1,229 @@
+//! Photo sync (the seed's "Trigger Photo Sync"): for each job asked for, fetch the complete
+//! listing of its files from JobNimbus and hand it to the job's aggregate, which records what
+//! was attached, changed or removed and each photo's QC category.
+//!
+//! Jobs are synced a few at a time; a job that fails (JobNimbus error, refusal) is reported
+//! with its reason and the run goes on with the others.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use domain::{CrmSource, Job, JobCommand, JobError, JobId};
+use futures::stream::{self, StreamExt};
+use tracing::Instrument;
+
+use crate::jobnimbus::{ClientError, JobNimbusClient};
+use crate::store::{
+    AppendSignal, BatchCommand, BatchExecutor, CommandOutcome, Db, LogPosition, StoreError,
+};
+
+/// Jobs whose files are fetched at once: enough to overlap JobNimbus's latency, few enough
+/// not to hammer an API with no documented rate limit.
+pub const DEFAULT_PHOTO_SYNC_CONCURRENCY: usize = 4;
+
+/// Who asked for a photo sync, stored in the metadata of every event it appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoSyncCaller {
+    /// e.g. `api:internal` or `sync:manual`.
+    pub actor: String,
+    /// The request's id, shared by every event of the run.
+    pub request_id: String,
+}
+
+impl PhotoSyncCaller {
+    /// `actor` with a fresh request id.
+    pub fn with_new_request_id(actor: impl Into<String>) -> Self {
+        Self {
+            actor: actor.into(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// Why one job's files could not be synced.
+#[derive(Debug, thiserror::Error)]
+pub enum JobFilesError {
+    #[error("{0} is not a JobNimbus job")]
+    NotJobNimbus(JobId),
+    #[error("JobNimbus failed: {0}")]
+    Crm(#[from] ClientError),
+    #[error("the job refused the listing: {0}")]
+    Refused(JobError),
+    #[error("the event store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What syncing one job's files did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobFilesSynced {
+    pub photos: u64,
+    pub documents: u64,
+    /// Events appended (0 when JobNimbus listed exactly what we held).
+    pub events: u64,
+}
+
+/// One job of a run that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoSyncFailure {
+    pub job_id: JobId,
+    pub error: String,
+}
+
+/// The outcome of a photo sync over several jobs (the seed's response, plus our counts).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PhotoSyncReport {
+    /// Jobs attempted.
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    /// One per failed job, in the order the jobs were given.
+    pub errors: Vec<PhotoSyncFailure>,
+    /// Photos JobNimbus listed on the jobs that succeeded (changed or not).
+    pub photos: u64,
+    /// Documents JobNimbus listed on the jobs that succeeded.
+    pub documents: u64,
+    pub events_appended: u64,
+    /// Position of the last event appended, for read-your-writes waits.
+    pub last_position: Option<LogPosition>,
+}
+
+/// Syncs jobs' files from one JobNimbus account into their `Job` aggregates. Cheap to clone.
+#[derive(Clone)]
+pub struct PhotoSync {
+    client: JobNimbusClient,
+    jobs: std::sync::Arc<BatchExecutor<Job>>,
+    concurrency: usize,
+}
+
+impl PhotoSync {
+    pub fn new(
+        db: &Db,
+        signal: &AppendSignal,
+        client: JobNimbusClient,
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            client,
+            jobs: std::sync::Arc::new(BatchExecutor::new(db, signal)),
+            concurrency: concurrency.max(1),
+        }
+    }
+
+    /// Whether we hold `job_id` (a recorded job: one whose files may be synced).
+    pub async fn is_recorded(&self, job_id: &JobId) -> Result<bool, StoreError> {
+        Ok(self
+            .jobs
+            .load_one(job_id.as_str())
+            .await?
+            .snapshot()
+            .is_some())
+    }
+
+    /// Syncs the files of every job in `job_ids`, at most `concurrency` at a time. A job
+    /// that fails is reported in `errors`; the others go on.
+    pub async fn sync_jobs(&self, job_ids: Vec<JobId>, caller: &PhotoSyncCaller) -> PhotoSyncReport {
+        let span = tracing::info_span!(
+            "photo_sync",
+            request_id = %caller.request_id,
+            jobs = job_ids.len()
+        );
+        async {
+            let results: Vec<(usize, JobId, Result<JobFilesSynced, JobFilesError>, Option<LogPosition>)> =
+                stream::iter(job_ids.into_iter().enumerate())
+                    .map(|(index, job_id)| async move {
+                        let (result, position) = match self.sync_job(&job_id, caller).await {
+                            Ok((synced, position)) => (Ok(synced), position),
+                            Err(error) => (Err(error), None),
+                        };
+                        (index, job_id, result, position)
+                    })
+                    .buffer_unordered(self.concurrency)
+                    .collect()
+                    .await;
+            let mut results = results;
+            results.sort_by_key(|(index, ..)| *index);
+            let mut report = PhotoSyncReport::default();
+            for (_, job_id, result, position) in results {
+                report.total += 1;
+                report.last_position = report.last_position.max(position);
+                match result {
+                    Ok(synced) => {
+                        report.succeeded += 1;
+                        report.photos += synced.photos;
+                        report.documents += synced.documents;
+                        report.events_appended += synced.events;
+                    }
+                    Err(error) => {
+                        tracing::warn!(job_id = %job_id, error = %error, "job files not synced");
+                        report.failed += 1;
+                        report.errors.push(PhotoSyncFailure {
+                            job_id,
+                            error: error.to_string(),
+                        });
+                    }
+                }
+            }
+            tracing::info!(
+                total = report.total,
+                failed = report.failed,
+                photos = report.photos,
+                events = report.events_appended,
+                "photo sync completed"
+            );
+            report
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Fetches the job's complete file listing and records it on the job.
+    pub async fn sync_job(
+        &self,
+        job_id: &JobId,
+        caller: &PhotoSyncCaller,
+    ) -> Result<(JobFilesSynced, Option<LogPosition>), JobFilesError> {
+        if job_id.source() != CrmSource::JobNimbus {
+            return Err(JobFilesError::NotJobNimbus(job_id.clone()));
+        }
+        let pulled = self.client.fetch_attachments(job_id.external_id()).await?;
+        let observed_at = Utc::now();
+        // The client pages the listing; should a page boundary shift under it and repeat a
+        // file, the copy read last is the latest.
+        let mut latest: HashMap<&str, usize> = HashMap::with_capacity(pulled.len());
+        for (index, file) in pulled.iter().enumerate() {
+            latest.insert(file.jnid.as_str(), index);
+        }
+        let files: Vec<domain::JobFile> = pulled
+            .iter()
+            .enumerate()
+            .filter(|(index, file)| latest.get(file.jnid.as_str()) == Some(index))
+            .map(|(_, file)| file.to_job_file())
+            .collect();
+        let photos = files
+            .iter()
+            .filter(|f| f.kind == domain::FileKind::Photo)
+            .count() as u64;
+        let documents = files.len() as u64 - photos;
+        let command = BatchCommand {
+            aggregate_id: job_id.to_string(),
+            command: JobCommand::RecordPulledFiles { files, observed_at },
+            metadata: HashMap::from([
+                ("source".to_string(), CrmSource::JobNimbus.as_str().to_string()),
+                ("actor".to_string(), caller.actor.clone()),
+                ("request_id".to_string(), caller.request_id.clone()),
+            ]),
+        };
+        let report = self.jobs.execute(vec![command]).await?;
+        if let Some(CommandOutcome::Refused(refusal)) = report.outcomes.first() {
+            return Err(JobFilesError::Refused(refusal.clone()));
+        }
+        Ok((
+            JobFilesSynced {
+                photos,
+                documents,
+                events: report.events_appended as u64,
+            },
+            report.last_position,
+        ))
+    }
+}
