@@ -11,6 +11,7 @@ mod health;
 mod http_metrics;
 mod integration;
 mod jobber_auth;
+mod job_files;
 mod jobber_webhook;
 mod jobs;
 pub mod rate_limit;
@@ -37,6 +38,7 @@ type Apis = (
     integration::IntegrationApi,
     jobber_auth::JobberAuthApi,
     jobber_webhook::JobberWebhookApi,
+    job_files::JobFilesApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -49,6 +51,7 @@ fn service() -> OpenApiService<Apis, ()> {
             integration::IntegrationApi,
             jobber_auth::JobberAuthApi,
             jobber_webhook::JobberWebhookApi,
+            job_files::JobFilesApi,
         ),
         TITLE,
         VERSION,
