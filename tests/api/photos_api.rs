@@ -58,7 +58,11 @@ async fn json(response: reqwest::Response) -> Value {
 }
 
 async fn sync_photos(app: &TestApp, query: &str) -> Value {
-    json(app.post_internal(&format!("/api/v1/sync/photos{query}")).await).await
+    json(
+        app.post_internal(&format!("/api/v1/sync/photos{query}"))
+            .await,
+    )
+    .await
 }
 
 async fn assert_problem(response: reqwest::Response, status: u16, code: &str) {
@@ -162,7 +166,11 @@ fn jnid_of(job_id: &str) -> &str {
 }
 
 async fn photos_of(app: &TestApp, job_id: &str) -> Value {
-    json(app.get_internal(&format!("/api/v1/jobs/{job_id}/photos")).await).await
+    json(
+        app.get_internal(&format!("/api/v1/jobs/{job_id}/photos"))
+            .await,
+    )
+    .await
 }
 
 async fn documents_of(app: &TestApp, job_id: &str) -> Value {
@@ -197,7 +205,11 @@ async fn synced_photos_are_listed_with_the_categories_the_crm_data_implies(backe
 
     let expected_photos: usize = jobs
         .iter()
-        .map(|id| files.get(jnid_of(id)).map_or(0, |f| f.iter().filter(|f| is_photo(f)).count()))
+        .map(|id| {
+            files
+                .get(jnid_of(id))
+                .map_or(0, |f| f.iter().filter(|f| is_photo(f)).count())
+        })
         .sum();
     let expected_files: usize = jobs
         .iter()
@@ -208,13 +220,22 @@ async fn synced_photos_are_listed_with_the_categories_the_crm_data_implies(backe
     assert_eq!(result["failed"], 0);
     assert_eq!(result["errors"], serde_json::json!([]));
     assert_eq!(result["totalPhotosSynced"], expected_photos);
-    assert_eq!(result["totalDocumentsSynced"], expected_files - expected_photos);
-    assert_eq!(result["eventsAppended"], expected_files, "one attach per file");
+    assert_eq!(
+        result["totalDocumentsSynced"],
+        expected_files - expected_photos
+    );
+    assert_eq!(
+        result["eventsAppended"], expected_files,
+        "one attach per file"
+    );
     assert_eq!(result["caughtUp"], true);
 
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for job_id in &jobs {
-        let job = sandbox.handle().get(Resource::Jobs, jnid_of(job_id)).unwrap();
+        let job = sandbox
+            .handle()
+            .get(Resource::Jobs, jnid_of(job_id))
+            .unwrap();
         let crm_files = files.get(jnid_of(job_id)).cloned().unwrap_or_default();
         let photos = photos_of(&app, job_id).await;
         let documents = documents_of(&app, job_id).await;
@@ -363,10 +384,7 @@ async fn a_photo_sync_reports_each_failed_job_and_syncs_the_others(backend: Back
     let failed_jobs: BTreeSet<String> = errors
         .iter()
         .map(|e| {
-            assert!(
-                e["error"].as_str().unwrap().contains("JobNimbus"),
-                "{e}"
-            );
+            assert!(e["error"].as_str().unwrap().contains("JobNimbus"), "{e}");
             e["jobId"].as_str().unwrap().to_owned()
         })
         .collect();
@@ -441,7 +459,9 @@ async fn one_job_is_synced_by_our_id_or_its_bare_jnid(backend: Backend) {
     let metadata: Value = serde_json::from_str(&attached.metadata).unwrap();
     assert_eq!(metadata["source"], "jobnimbus");
     assert_eq!(metadata["actor"], "api:internal");
-    assert!(metadata["request_id"].as_str().is_some_and(|r| r.len() == 36));
+    assert!(metadata["request_id"]
+        .as_str()
+        .is_some_and(|r| r.len() == 36));
 }
 
 async fn unknown_jobs_bad_ids_and_bad_limits_are_refused(backend: Backend) {
@@ -451,10 +471,18 @@ async fn unknown_jobs_bad_ids_and_bad_limits_are_refused(backend: Backend) {
     let requests_before = sandbox.handle().fault_stats().requests;
 
     for (path, status, code) in [
-        ("/api/v1/sync/photos?jobId=jobnimbus:nosuchjob", 404, "job_not_found"),
+        (
+            "/api/v1/sync/photos?jobId=jobnimbus:nosuchjob",
+            404,
+            "job_not_found",
+        ),
         ("/api/v1/sync/photos?jobId=nosuchjob", 404, "job_not_found"),
         ("/api/v1/sync/photos?jobId=bad%2Fid", 400, "invalid_job_id"),
-        ("/api/v1/sync/photos?jobId=jobber:acct:j1", 400, "unsupported_job_source"),
+        (
+            "/api/v1/sync/photos?jobId=jobber:acct:j1",
+            400,
+            "unsupported_job_source",
+        ),
         ("/api/v1/sync/photos?limit=0", 400, "invalid_limit"),
         ("/api/v1/sync/photos?limit=501", 400, "invalid_limit"),
         ("/api/v1/sync/photos?limit=-3", 400, "invalid_limit"),
@@ -561,8 +589,7 @@ async fn the_job_files_read_model_rebuilds_to_the_same_rows(backend: Backend) {
     let (jnid, job_files) = files
         .iter()
         .find(|(jnid, f)| {
-            f.len() >= 2
-                && sandbox.handle().get(Resource::Jobs, jnid).unwrap()["is_active"] == true
+            f.len() >= 2 && sandbox.handle().get(Resource::Jobs, jnid).unwrap()["is_active"] == true
         })
         .unwrap();
     assert!(sandbox

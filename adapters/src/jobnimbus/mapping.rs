@@ -782,7 +782,10 @@ mod tests {
         assert_eq!(document.tags, vec!["signed".to_owned(), "contract".into()]);
         assert_eq!(files[2].kind, FileKind::Photo, "image/* without a type");
         assert_eq!(files[2].captured_at, None);
-        assert!(files[2].tags.is_empty(), "a tags value of no known shape is no tags");
+        assert!(
+            files[2].tags.is_empty(),
+            "a tags value of no known shape is no tags"
+        );
     }
 
     // ----- write responses -----

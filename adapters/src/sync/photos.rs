@@ -60,6 +60,8 @@ pub struct JobFilesSynced {
     pub documents: u64,
     /// Events appended (0 when JobNimbus listed exactly what we held).
     pub events: u64,
+    /// Position of the last of them, for read-your-writes waits.
+    pub last_position: Option<LogPosition>,
 }
 
 /// One job of a run that failed.
@@ -121,33 +123,33 @@ impl PhotoSync {
 
     /// Syncs the files of every job in `job_ids`, at most `concurrency` at a time. A job
     /// that fails is reported in `errors`; the others go on.
-    pub async fn sync_jobs(&self, job_ids: Vec<JobId>, caller: &PhotoSyncCaller) -> PhotoSyncReport {
+    pub async fn sync_jobs(
+        &self,
+        job_ids: Vec<JobId>,
+        caller: &PhotoSyncCaller,
+    ) -> PhotoSyncReport {
         let span = tracing::info_span!(
             "photo_sync",
             request_id = %caller.request_id,
             jobs = job_ids.len()
         );
         async {
-            let results: Vec<(usize, JobId, Result<JobFilesSynced, JobFilesError>, Option<LogPosition>)> =
+            let mut results: Vec<(usize, JobId, Result<JobFilesSynced, JobFilesError>)> =
                 stream::iter(job_ids.into_iter().enumerate())
                     .map(|(index, job_id)| async move {
-                        let (result, position) = match self.sync_job(&job_id, caller).await {
-                            Ok((synced, position)) => (Ok(synced), position),
-                            Err(error) => (Err(error), None),
-                        };
-                        (index, job_id, result, position)
+                        let result = self.sync_job(&job_id, caller).await;
+                        (index, job_id, result)
                     })
                     .buffer_unordered(self.concurrency)
                     .collect()
                     .await;
-            let mut results = results;
             results.sort_by_key(|(index, ..)| *index);
             let mut report = PhotoSyncReport::default();
-            for (_, job_id, result, position) in results {
+            for (_, job_id, result) in results {
                 report.total += 1;
-                report.last_position = report.last_position.max(position);
                 match result {
                     Ok(synced) => {
+                        report.last_position = report.last_position.max(synced.last_position);
                         report.succeeded += 1;
                         report.photos += synced.photos;
                         report.documents += synced.documents;
@@ -181,7 +183,7 @@ impl PhotoSync {
         &self,
         job_id: &JobId,
         caller: &PhotoSyncCaller,
-    ) -> Result<(JobFilesSynced, Option<LogPosition>), JobFilesError> {
+    ) -> Result<JobFilesSynced, JobFilesError> {
         if job_id.source() != CrmSource::JobNimbus {
             return Err(JobFilesError::NotJobNimbus(job_id.clone()));
         }
@@ -208,7 +210,10 @@ impl PhotoSync {
             aggregate_id: job_id.to_string(),
             command: JobCommand::RecordPulledFiles { files, observed_at },
             metadata: HashMap::from([
-                ("source".to_string(), CrmSource::JobNimbus.as_str().to_string()),
+                (
+                    "source".to_string(),
+                    CrmSource::JobNimbus.as_str().to_string(),
+                ),
                 ("actor".to_string(), caller.actor.clone()),
                 ("request_id".to_string(), caller.request_id.clone()),
             ]),
@@ -217,13 +222,11 @@ impl PhotoSync {
         if let Some(CommandOutcome::Refused(refusal)) = report.outcomes.first() {
             return Err(JobFilesError::Refused(refusal.clone()));
         }
-        Ok((
-            JobFilesSynced {
-                photos,
-                documents,
-                events: report.events_appended as u64,
-            },
-            report.last_position,
-        ))
+        Ok(JobFilesSynced {
+            photos,
+            documents,
+            events: report.events_appended as u64,
+            last_position: report.last_position,
+        })
     }
 }

@@ -137,7 +137,8 @@ fn tags_json(file: &JobFile) -> String {
 
 /// A size JobNimbus could send but a signed column cannot hold is kept as the largest one.
 fn size_column(file: &JobFile) -> Option<i64> {
-    file.size_bytes.map(|s| i64::try_from(s).unwrap_or(i64::MAX))
+    file.size_bytes
+        .map(|s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 
 /// The upsert, shared by both backends (placeholders differ): every listed field takes the
