@@ -24,6 +24,7 @@ on_both_backends!(
     one_job_is_synced_by_our_id_or_its_bare_jnid,
     unknown_jobs_bad_ids_and_bad_limits_are_refused,
     a_job_without_synced_files_lists_none_and_shows_its_dates,
+    moved_job_dates_reclassify_its_photos_with_the_next_job_sync,
     the_job_files_read_model_rebuilds_to_the_same_rows,
 );
 
@@ -556,6 +557,71 @@ async fn a_job_without_synced_files_lists_none_and_shows_its_dates(backend: Back
         .expect("a job not started");
     let unstarted = json(app.get_internal(&format!("/api/v1/jobs/{unstarted}")).await).await;
     assert!(unstarted["startedAt"].is_null() && unstarted["completedAt"].is_null());
+}
+
+async fn moved_job_dates_reclassify_its_photos_with_the_next_job_sync(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let sandbox = sandbox_with_files().await;
+    let app = mirrored(&t, &sandbox).await;
+    sync_photos(&app, "?limit=500").await;
+    let files = files_by_job(&sandbox);
+    // A photo whose caption names no stage, so only the job's dates place it.
+    let (job_id, photo) = active_job_ids(&app)
+        .await
+        .into_iter()
+        .find_map(|id| {
+            let photo = files.get(jnid_of(&id))?.iter().find(|f| {
+                is_photo(f) && UNSTAGED.contains(&f["description"].as_str().unwrap_or(""))
+            })?;
+            Some((id, photo.clone()))
+        })
+        .expect("an undescribed photo");
+    let jnid = photo["jnid"].as_str().unwrap();
+    let category_of = |list: &Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == jnid)
+            .map(|p| p["qcCategory"].clone())
+            .unwrap()
+    };
+    let before = category_of(&photos_of(&app, &job_id).await);
+    // The work now starts after the photo was taken, unless it already did: then it ended
+    // before.
+    let taken = photo["date_file_created"].as_i64().unwrap();
+    let (start, end, expected) = if before == "BEFORE" {
+        (taken - 7_200, taken - 3_600, "AFTER")
+    } else {
+        (taken + 3_600, taken + 7_200, "BEFORE")
+    };
+    sandbox
+        .handle()
+        .update(
+            Resource::Jobs,
+            jnid_of(&job_id),
+            serde_json::json!({ "date_start": start, "date_end": end }),
+        )
+        .unwrap();
+    let events_before = event_count(&t.db).await;
+
+    json(app.post_internal("/api/v1/sync/jobs").await).await;
+
+    assert_eq!(category_of(&photos_of(&app, &job_id).await), expected);
+    let reclassified: Vec<Value> = crate::projections::all_events(&t.db)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "JobPhotoReclassified")
+        .map(|e| serde_json::from_str(&e.payload).unwrap())
+        .collect();
+    assert!(
+        reclassified.iter().any(|e| {
+            let e = &e["JobPhotoReclassified"];
+            e["file_id"] == jnid && e["from"] == before && e["to"] == expected
+        }),
+        "{reclassified:?}"
+    );
+    assert!(event_count(&t.db).await > events_before);
 }
 
 /// Every `job_files` row, every column, as JSON text, in key order.
