@@ -360,6 +360,14 @@ async fn files_added_or_removed_in_the_crm_show_up_or_disappear_after_the_next_s
         .unwrap();
     assert_eq!(new_photo["qcCategory"], "AFTER", "{new_photo}");
     assert_eq!(new_photo["filename"], "roof_north.jpg");
+    // The mirror's version still counts every event of the job, file events included.
+    let job = json(app.get_internal(&format!("/api/v1/jobs/{job_id}")).await).await;
+    let stream = crate::projections::all_events(&t.db)
+        .await
+        .into_iter()
+        .filter(|e| e.aggregate_id == job_id)
+        .count();
+    assert_eq!(job["version"], stream);
 }
 
 async fn a_photo_sync_reports_each_failed_job_and_syncs_the_others(backend: Backend) {

@@ -12,7 +12,7 @@ use domain::{CrmSource, Job, JobCommand, JobError, JobId};
 use futures::stream::{self, StreamExt};
 use tracing::Instrument;
 
-use crate::jobnimbus::{ClientError, JobNimbusClient};
+use crate::jobnimbus::{ClientError, JobNimbusClient, PulledFile};
 use crate::store::{
     AppendSignal, BatchCommand, BatchExecutor, CommandOutcome, Db, LogPosition, StoreError,
 };
@@ -189,18 +189,7 @@ impl PhotoSync {
         }
         let pulled = self.client.fetch_attachments(job_id.external_id()).await?;
         let observed_at = Utc::now();
-        // The client pages the listing; should a page boundary shift under it and repeat a
-        // file, the copy read last is the latest.
-        let mut latest: HashMap<&str, usize> = HashMap::with_capacity(pulled.len());
-        for (index, file) in pulled.iter().enumerate() {
-            latest.insert(file.jnid.as_str(), index);
-        }
-        let files: Vec<domain::JobFile> = pulled
-            .iter()
-            .enumerate()
-            .filter(|(index, file)| latest.get(file.jnid.as_str()) == Some(index))
-            .map(|(_, file)| file.to_job_file())
-            .collect();
+        let files = listing(&pulled);
         let photos = files
             .iter()
             .filter(|f| f.kind == domain::FileKind::Photo)
@@ -228,5 +217,67 @@ impl PhotoSync {
             events: report.events_appended as u64,
             last_position: report.last_position,
         })
+    }
+}
+
+/// The job's files as its aggregate records them, each once. The client pages the listing;
+/// should a page boundary shift under it and repeat a file, the copy read last is the latest,
+/// and it keeps the place of its first appearance so the order stays the listing's.
+fn listing(pulled: &[PulledFile]) -> Vec<domain::JobFile> {
+    let mut latest: HashMap<&str, &PulledFile> = HashMap::with_capacity(pulled.len());
+    for file in pulled {
+        latest.insert(file.jnid.as_str(), file);
+    }
+    let mut files = Vec::with_capacity(latest.len());
+    for file in pulled {
+        if let Some(last) = latest.remove(file.jnid.as_str()) {
+            files.push(last.to_job_file());
+        }
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pulled(jnid: &str, description: &str) -> PulledFile {
+        PulledFile {
+            jnid: jnid.into(),
+            filename: format!("{jnid}.jpg"),
+            content_type: Some("image/jpeg".into()),
+            size_bytes: Some(10),
+            description: Some(description.into()),
+            record_type: Some(2),
+            record_type_name: Some("Photo".into()),
+            is_private: false,
+            created_at: None,
+            captured_at: None,
+            tags: Vec::new(),
+            related_job_ids: vec!["j1".into()],
+        }
+    }
+
+    #[test]
+    fn a_file_repeated_by_shifting_pages_is_recorded_once_as_last_read() {
+        let files = listing(&[
+            pulled("f1", "old"),
+            pulled("f2", "second"),
+            pulled("f1", "new"),
+            pulled("f3", "third"),
+        ]);
+
+        let seen: Vec<(&str, Option<&str>)> = files
+            .iter()
+            .map(|f| (f.file_id.as_str(), f.description.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("f1", Some("new")),
+                ("f2", Some("second")),
+                ("f3", Some("third"))
+            ]
+        );
     }
 }
