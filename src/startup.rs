@@ -5,7 +5,7 @@ use std::time::Duration;
 use adapters::jobber::{GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy};
 use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
-use adapters::sync::{SyncEngine, SyncSettings};
+use adapters::sync::{PhotoSync, SyncEngine, SyncSettings, DEFAULT_PHOTO_SYNC_CONCURRENCY};
 use adapters::vault::{Keyring, TokenVault};
 use api::rate_limit::RateLimiter;
 use api::AppState;
@@ -100,6 +100,14 @@ impl Application {
                 None
             }
         };
+        let photo_sync = jobnimbus.as_ref().map(|engine| {
+            PhotoSync::new(
+                &db,
+                &signal,
+                engine.client().clone(),
+                DEFAULT_PHOTO_SYNC_CONCURRENCY,
+            )
+        });
         let jobber = jobber_connections(settings, &db, &signal)?;
         let mut background = background;
         if let Some(connections) = &jobber {
@@ -119,6 +127,7 @@ impl Application {
             internal_api_key,
             jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
             jobnimbus,
+            photo_sync,
             jobber,
             rate_limiter,
         };

@@ -44,6 +44,10 @@ pub struct MirroredJob {
     /// Last update time in the CRM.
     updated_at: Option<DateTime<Utc>>,
     status_changed_at: Option<DateTime<Utc>>,
+    /// When the work started (JobNimbus `date_start`); QC places photos against it.
+    started_at: Option<DateTime<Utc>>,
+    /// When the work was completed (JobNimbus `date_end`).
+    completed_at: Option<DateTime<Utc>>,
     /// False once the CRM soft-deleted the job.
     is_active: bool,
     /// Set when a complete scan of the CRM no longer listed the job; cleared when it is
@@ -233,6 +237,8 @@ fn to_dto(row: JobRow, jobnimbus_base: &str) -> MirroredJob {
         created_at: row.remote_created_at,
         updated_at: row.remote_updated_at,
         status_changed_at: row.status_changed_at,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
         is_active: row.is_active,
         vanished_at: row.vanished_at,
         first_seen_at: row.first_seen_at,

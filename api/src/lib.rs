@@ -10,6 +10,7 @@ pub mod error;
 mod health;
 mod http_metrics;
 mod integration;
+mod job_files;
 mod jobber_auth;
 mod jobber_webhook;
 mod jobs;
@@ -37,6 +38,7 @@ type Apis = (
     integration::IntegrationApi,
     jobber_auth::JobberAuthApi,
     jobber_webhook::JobberWebhookApi,
+    job_files::JobFilesApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -49,6 +51,7 @@ fn service() -> OpenApiService<Apis, ()> {
             integration::IntegrationApi,
             jobber_auth::JobberAuthApi,
             jobber_webhook::JobberWebhookApi,
+            job_files::JobFilesApi,
         ),
         TITLE,
         VERSION,

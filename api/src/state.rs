@@ -23,6 +23,8 @@ pub struct AppState {
     pub jobnimbus_app_base_url: String,
     /// Sync from JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
     pub jobnimbus: Option<SyncEngine>,
+    /// Jobs' photos and documents from JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
+    pub photo_sync: Option<adapters::sync::PhotoSync>,
     /// Jobber OAuth connections; `None` when the Jobber app is not configured.
     pub jobber: Option<adapters::jobber::JobberConnections>,
     /// Per-client budgets of `/auth/…` and `/api/…`.

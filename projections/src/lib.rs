@@ -8,6 +8,7 @@ mod checkpoint;
 pub mod connection_status;
 pub mod contact_mirror;
 mod error;
+pub mod job_files;
 pub mod job_mirror;
 mod mirror_query;
 mod progress;
@@ -33,5 +34,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(contact_mirror::ContactMirror),
         Arc::new(sync_log::SyncLog),
         Arc::new(connection_status::ConnectionStatusView),
+        Arc::new(job_files::JobFiles),
     ]
 }

@@ -231,5 +231,7 @@ fn bench_snapshot(i: usize) -> JobSnapshot {
         remote_created_at: at(0),
         remote_updated_at: at(3_600),
         status_changed_at: at(1_800),
+        started_at: at(2_400),
+        completed_at: None,
     }
 }

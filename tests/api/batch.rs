@@ -176,6 +176,10 @@ fn kind(event: &JobEvent) -> &'static str {
         JobEvent::JobReactivated { .. } => "reactivated",
         JobEvent::JobVanished { .. } => "vanished",
         JobEvent::JobReappeared { .. } => "reappeared",
+        JobEvent::JobFileAttached { .. } => "file attached",
+        JobEvent::JobFileChanged { .. } => "file changed",
+        JobEvent::JobFileRemoved { .. } => "file removed",
+        JobEvent::JobPhotoReclassified { .. } => "photo reclassified",
     }
 }
 

@@ -17,6 +17,7 @@ mod integration_api;
 mod jobber_auth;
 mod jobs_api;
 mod openapi;
+mod photos_api;
 mod projections;
 mod rate_limit;
 mod scheduler;

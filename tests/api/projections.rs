@@ -193,7 +193,7 @@ pub async fn last_position(db: &Db) -> adapters::store::LogPosition {
 const MIRROR_COLUMNS: &str = "job_id, source, external_id, number, name, description, status,
     workflow, customer_name, contact_external_id, address_line1, address_line2, city, state,
     zip, country, sales_rep_name, remote_created_at, remote_updated_at, status_changed_at,
-    is_active, vanished_at, first_seen_at, last_seen_at, version, last_position";
+    started_at, completed_at, is_active, vanished_at, first_seen_at, last_seen_at, version, last_position";
 
 /// Every mirror row, every column, as JSON text, in key order.
 pub async fn mirror_rows(db: &Db) -> Vec<String> {

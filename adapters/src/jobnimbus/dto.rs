@@ -122,6 +122,12 @@ pub(crate) struct JobDto {
     pub(crate) date_updated: Option<i64>,
     #[serde(default, deserialize_with = "loose_timestamp")]
     pub(crate) date_status_change: Option<i64>,
+    /// When the work starts / started (0 when unset).
+    #[serde(default, deserialize_with = "loose_timestamp")]
+    pub(crate) date_start: Option<i64>,
+    /// When the work ends / ended (0 when unset).
+    #[serde(default, deserialize_with = "loose_timestamp")]
+    pub(crate) date_end: Option<i64>,
 }
 
 impl<'de> Deserialize<'de> for JobDto {
@@ -268,6 +274,9 @@ pub(crate) struct FileDto {
     pub(crate) primary: Option<LinkDto>,
     #[serde(default, deserialize_with = "loose_links")]
     pub(crate) related: Vec<LinkDto>,
+    /// Not in the documented file shape; read when an account sends it (as on jobs).
+    #[serde(default, deserialize_with = "loose_tags")]
+    pub(crate) tags: Vec<String>,
 }
 
 /// What we read back from the answer to a write: the record's id and stamps (the rest of
@@ -433,6 +442,21 @@ fn loose_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error>
         text: |s| bool_in(&s),
         value: |v| bool_of(&v),
     })
+}
+
+/// Tags: a list (its text and numeric items), or one comma-separated string. Anything
+/// else means "no tags" rather than failing the record.
+fn loose_tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let tags = match Value::deserialize(d)? {
+        Value::Array(items) => items.iter().filter_map(string_of).collect(),
+        Value::String(text) => text.split(',').map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    Ok(tags
+        .into_iter()
+        .map(|tag: String| tag.trim().to_owned())
+        .filter(|tag| !tag.is_empty())
+        .collect())
 }
 
 /// A link object; anything that is not an object (`null`, `""`) means "no link".

@@ -6,7 +6,7 @@
 //! - a record we cannot identify or name is rejected with a reason, never half-mapped.
 
 use chrono::{DateTime, Utc};
-use domain::{Address, ContactId, ContactSnapshot, JobId, JobSnapshot};
+use domain::{Address, ContactId, ContactSnapshot, FileKind, JobFile, JobId, JobSnapshot};
 use serde_json::Value;
 
 use super::dto::{
@@ -58,6 +58,10 @@ pub struct PulledFile {
     pub is_private: bool,
     /// Upload time (`date_created`, else `date_file_created`).
     pub created_at: Option<DateTime<Utc>>,
+    /// Capture time as the device stamped it (`date_file_created`).
+    pub captured_at: Option<DateTime<Utc>>,
+    /// Tags, when the account sends any.
+    pub tags: Vec<String>,
     /// jnids of the jobs this file is linked to (`primary` and `related` of type `job`).
     pub related_job_ids: Vec<String>,
 }
@@ -74,6 +78,29 @@ impl PulledFile {
                 .content_type
                 .as_deref()
                 .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("image/"))
+    }
+}
+
+impl PulledFile {
+    /// The file as the job's aggregate records it.
+    pub fn to_job_file(&self) -> JobFile {
+        JobFile {
+            file_id: self.jnid.clone(),
+            kind: if self.is_photo() {
+                FileKind::Photo
+            } else {
+                FileKind::Document
+            },
+            filename: self.filename.clone(),
+            content_type: self.content_type.clone(),
+            size_bytes: self.size_bytes,
+            description: self.description.clone(),
+            tags: self.tags.clone(),
+            file_type: self.record_type_name.clone(),
+            is_private: self.is_private,
+            created_at: self.created_at,
+            captured_at: self.captured_at,
+        }
     }
 }
 
@@ -149,6 +176,8 @@ impl TryFrom<JobDto> for PulledJob {
             remote_created_at: instant(dto.date_created),
             remote_updated_at: Some(date_updated),
             status_changed_at: instant(dto.date_status_change),
+            started_at: instant(dto.date_start),
+            completed_at: instant(dto.date_end),
         };
         Ok(PulledJob {
             jnid,
@@ -237,6 +266,8 @@ impl TryFrom<FileDto> for PulledFile {
             record_type_name: present(dto.record_type_name),
             is_private: dto.is_private.unwrap_or(false),
             created_at: instant(dto.date_created).or_else(|| instant(dto.date_file_created)),
+            captured_at: instant(dto.date_file_created),
+            tags: dto.tags,
             related_job_ids,
         })
     }
@@ -466,6 +497,8 @@ mod tests {
                 remote_created_at: at(1_758_000_000),
                 remote_updated_at: at(1_760_003_600),
                 status_changed_at: at(1_759_900_000),
+                started_at: at(1_759_986_000),
+                completed_at: at(1_760_158_800),
             }
         );
     }
@@ -489,6 +522,8 @@ mod tests {
         assert_eq!(job.snapshot.sales_rep_name, None);
         assert_eq!(job.snapshot.remote_created_at, None, "0 is never, not 1970");
         assert_eq!(job.snapshot.status_changed_at, None, "null timestamp");
+        assert_eq!(job.snapshot.started_at, None, "date_start 0 is no start");
+        assert_eq!(job.snapshot.completed_at, None, "date_end null is no end");
         assert_eq!(job.snapshot.remote_updated_at, at(1_760_100_000));
     }
 
@@ -713,6 +748,44 @@ mod tests {
         let untyped_image = &files[2];
         assert_eq!(untyped_image.record_type_name, None);
         assert!(untyped_image.is_photo(), "image/* counts as a photo");
+    }
+
+    #[test]
+    fn files_become_job_files_with_their_kind_capture_time_and_tags() {
+        let raw: Vec<Value> = serde_json::from_str(include_str!("fixtures/files.json")).unwrap();
+        let files: Vec<JobFile> = raw
+            .into_iter()
+            .map(|f| file_from_value(f).unwrap().to_job_file())
+            .collect();
+
+        assert_eq!(
+            files[0],
+            JobFile {
+                file_id: "f1".into(),
+                kind: FileKind::Photo,
+                filename: "IMG_0412.jpg".into(),
+                content_type: Some("image/jpeg".into()),
+                size_bytes: Some(2_483_112),
+                description: Some("Hail damage, north slope".into()),
+                tags: vec!["Before".into(), "north".into(), "7".into()],
+                file_type: Some("Photo".into()),
+                is_private: false,
+                created_at: at(1_759_950_000),
+                captured_at: at(1_759_949_100),
+            }
+        );
+        let document = &files[1];
+        assert_eq!(document.kind, FileKind::Document);
+        assert_eq!(document.size_bytes, Some(184_220), "size sent as text");
+        assert_eq!(document.created_at, at(1_759_960_000));
+        assert_eq!(document.captured_at, at(1_759_960_000));
+        assert_eq!(document.tags, vec!["signed".to_owned(), "contract".into()]);
+        assert_eq!(files[2].kind, FileKind::Photo, "image/* without a type");
+        assert_eq!(files[2].captured_at, None);
+        assert!(
+            files[2].tags.is_empty(),
+            "a tags value of no known shape is no tags"
+        );
     }
 
     // ----- write responses -----

@@ -4,8 +4,13 @@
 //! the `import` command all call this step; it decides nothing about *when*.
 
 mod engine;
+mod photos;
 mod slot;
 mod tally;
 mod target;
 
 pub use engine::{SyncEngine, SyncError, SyncProgress, SyncReport, SyncRequest, SyncSettings};
+pub use photos::{
+    JobFilesError, JobFilesSynced, PhotoSync, PhotoSyncCaller, PhotoSyncFailure, PhotoSyncReport,
+    DEFAULT_PHOTO_SYNC_CONCURRENCY,
+};

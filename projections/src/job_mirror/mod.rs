@@ -50,7 +50,8 @@ macro_rules! insert_into_mirror {
         "insert into job_mirror (job_id, source, external_id, number, name, description,
              status, workflow, customer_name, contact_external_id, address_line1, address_line2,
              city, state, zip, country, sales_rep_name, remote_created_at, remote_updated_at,
-             status_changed_at, first_seen_at, last_seen_at, version, last_position, is_active)"
+             status_changed_at, first_seen_at, last_seen_at, version, last_position, started_at,
+             completed_at, is_active)"
     };
 }
 
@@ -70,6 +71,7 @@ macro_rules! upsert_on_conflict {
              remote_created_at = excluded.remote_created_at,
              remote_updated_at = excluded.remote_updated_at,
              status_changed_at = excluded.status_changed_at,
+             started_at = excluded.started_at, completed_at = excluded.completed_at,
              last_seen_at = excluded.last_seen_at, version = excluded.version,
              last_position = excluded.last_position
          where job_mirror.version < excluded.version"
@@ -105,6 +107,8 @@ struct Pending {
     is_active: Option<bool>,
     vanished_at: Option<Option<DateTime<Utc>>>,
     last_seen_at: Option<DateTime<Utc>>,
+    /// Events that leave the row's fields alone but count in its version (the job's files).
+    touched: bool,
     version: i64,
     position: i64,
 }
@@ -159,6 +163,12 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
                 entry.vanished_at = Some(None);
                 entry.last_seen_at = Some(observed_at);
             }
+            // The job's files have their own read model (`job_files`); here they only move
+            // the version, which stays the length of the job's event stream.
+            JobEvent::JobFileAttached { .. }
+            | JobEvent::JobFileChanged { .. }
+            | JobEvent::JobFileRemoved { .. }
+            | JobEvent::JobPhotoReclassified { .. } => entry.touched = true,
         }
     }
 
@@ -185,7 +195,7 @@ fn fold(events: &[StoredEvent]) -> Result<(Vec<RowWrite>, Vec<FlagWrite>), Proje
                 position: p.position,
             });
         }
-        if p.is_active.is_some() || p.vanished_at.is_some() {
+        if p.is_active.is_some() || p.vanished_at.is_some() || p.touched {
             flags.push(FlagWrite {
                 job_id: job_id.to_string(),
                 is_active: p.is_active,
@@ -225,7 +235,8 @@ mod postgres {
                  $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                  $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
                  $17::text[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[],
-                 $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::bigint[]) as t
+                 $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::bigint[],
+                 $25::timestamptz[], $26::timestamptz[]) as t
              ",
             upsert_on_conflict!()
         ))
@@ -253,6 +264,8 @@ mod postgres {
         .bind(col(rows, |r| r.last_seen_at))
         .bind(col(rows, |r| r.version))
         .bind(col(rows, |r| r.position))
+        .bind(col(rows, |r| r.snapshot.started_at))
+        .bind(col(rows, |r| r.snapshot.completed_at))
         .execute(conn)
         .await?;
         Ok(())
@@ -308,7 +321,8 @@ mod sqlite {
             let s = &r.snapshot;
             sqlx::query(concat!(
                 insert_into_mirror!(),
-                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                     1)
                  ",
                 upsert_on_conflict!()
             ))
@@ -336,6 +350,8 @@ mod sqlite {
             .bind(r.last_seen_at)
             .bind(r.version)
             .bind(r.position)
+            .bind(s.started_at)
+            .bind(s.completed_at)
             .execute(&mut *conn)
             .await?;
         }

@@ -52,6 +52,9 @@ pub struct JobRow {
     pub remote_created_at: Option<DateTime<Utc>>,
     pub remote_updated_at: Option<DateTime<Utc>>,
     pub status_changed_at: Option<DateTime<Utc>>,
+    /// When the work started / was completed, per the CRM.
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
     pub is_active: bool,
     /// Set while the last complete scan of the CRM did not list the job.
     pub vanished_at: Option<DateTime<Utc>>,
@@ -83,7 +86,7 @@ const TABLE: Table = Table {
     columns: "job_id, source, external_id, number, name, description, status, workflow,
         customer_name, contact_external_id, address_line1, address_line2, city, state, zip,
         country, sales_rep_name, remote_created_at, remote_updated_at, status_changed_at,
-        is_active, vanished_at, first_seen_at, last_seen_at, version",
+        started_at, completed_at, is_active, vanished_at, first_seen_at, last_seen_at, version",
     id_column: "job_id",
     name_column: "name",
     searched: &["name", "customer_name", "address_line1", "city"],

@@ -30,6 +30,8 @@ pub fn snapshot(i: usize, status: &str) -> JobSnapshot {
         remote_created_at: Some(at(i as i64)),
         remote_updated_at: Some(at(i as i64 + 60)),
         status_changed_at: Some(at(i as i64 + 30)),
+        started_at: None,
+        completed_at: None,
     }
 }
 
