@@ -20,7 +20,11 @@ pub use contact::{
     Contact, ContactCommand, ContactError, ContactEvent, ContactField, ContactSnapshot,
 };
 pub use ids::{ContactId, CrmSource, JobId, ParseIdError};
-pub use job::{Address, Job, JobCommand, JobError, JobEvent, JobField, JobSnapshot};
+pub use job::{
+    Address, FileKind, Job, JobCommand, JobError, JobEvent, JobField, JobFile, JobFileField,
+    JobSnapshot,
+};
+pub use qc::{JobDates, QcCategory};
 pub use sync_cursor::{SyncCursor, SyncCursorCommand, SyncCursorEvent};
 pub use sync_run::{
     RecordFailure, SyncMode, SyncOutcome, SyncResource, SyncRun, SyncRunCommand, SyncRunError,

@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{JobField, JobSnapshot};
+use super::{JobField, JobFile, JobFileField, JobSnapshot};
+use crate::qc::QcCategory;
 
 /// Facts about a mirrored job. Type names and versions are frozen once on main:
 /// stored history is read back by them.
@@ -28,6 +29,34 @@ pub enum JobEvent {
     JobVanished { observed_at: DateTime<Utc> },
     /// A vanished job was listed by the CRM again.
     JobReappeared { observed_at: DateTime<Utc> },
+    /// The CRM listed a file on the job that we did not hold. `qc_category` is the photo's
+    /// category as derived when recorded; `None` for documents.
+    JobFileAttached {
+        file: JobFile,
+        qc_category: Option<QcCategory>,
+        observed_at: DateTime<Utc>,
+    },
+    /// A held file's metadata changed; `file` is its whole new state, `changed` what differs,
+    /// `qc_category` the category derived from the new state.
+    JobFileChanged {
+        file: JobFile,
+        changed: Vec<JobFileField>,
+        qc_category: Option<QcCategory>,
+        observed_at: DateTime<Utc>,
+    },
+    /// A held file is no longer listed on the job; `file` is how it was last listed.
+    JobFileRemoved {
+        file: JobFile,
+        observed_at: DateTime<Utc>,
+    },
+    /// A photo's QC category changed without the photo changing: the job's start or
+    /// completion date moved.
+    JobPhotoReclassified {
+        file_id: String,
+        from: QcCategory,
+        to: QcCategory,
+        observed_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for JobEvent {
@@ -39,6 +68,10 @@ impl DomainEvent for JobEvent {
             JobEvent::JobReactivated { .. } => "JobReactivated",
             JobEvent::JobVanished { .. } => "JobVanished",
             JobEvent::JobReappeared { .. } => "JobReappeared",
+            JobEvent::JobFileAttached { .. } => "JobFileAttached",
+            JobEvent::JobFileChanged { .. } => "JobFileChanged",
+            JobEvent::JobFileRemoved { .. } => "JobFileRemoved",
+            JobEvent::JobPhotoReclassified { .. } => "JobPhotoReclassified",
         }
         .to_string()
     }

@@ -4,10 +4,12 @@ mod aggregate;
 mod commands;
 mod errors;
 mod events;
+mod files;
 mod snapshot;
 
-pub use aggregate::Job;
+pub use aggregate::{HeldFile, Job};
 pub use commands::JobCommand;
 pub use errors::JobError;
 pub use events::JobEvent;
+pub use files::{FileKind, JobFile, JobFileField};
 pub use snapshot::{Address, JobField, JobSnapshot};

@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::qc::JobDates;
+
 /// A postal address as CRMs hold it: every part optional, free text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
@@ -37,6 +39,13 @@ pub struct JobSnapshot {
     pub remote_updated_at: Option<DateTime<Utc>>,
     /// When the CRM last changed the status (JobNimbus `date_status_change`).
     pub status_changed_at: Option<DateTime<Utc>>,
+    /// When the work started (JobNimbus `date_start`). Events stored before the field
+    /// existed read as `None`.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the work was completed (JobNimbus `date_end`).
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// A mirrored field, named in events that record what changed.
@@ -55,9 +64,19 @@ pub enum JobField {
     RemoteCreatedAt,
     RemoteUpdatedAt,
     StatusChangedAt,
+    StartedAt,
+    CompletedAt,
 }
 
 impl JobSnapshot {
+    /// The dates the QC photo rule places photos against.
+    pub fn dates(&self) -> JobDates {
+        JobDates {
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+        }
+    }
+
     /// The fields whose values differ between `self` and `newer`, in declaration order.
     pub fn changed_fields(&self, newer: &JobSnapshot) -> Vec<JobField> {
         let checks = [
@@ -91,6 +110,8 @@ impl JobSnapshot {
                 self.status_changed_at != newer.status_changed_at,
                 JobField::StatusChangedAt,
             ),
+            (self.started_at != newer.started_at, JobField::StartedAt),
+            (self.completed_at != newer.completed_at, JobField::CompletedAt),
         ];
         checks
             .into_iter()
