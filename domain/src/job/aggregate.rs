@@ -542,7 +542,10 @@ mod aggregate_tests {
     fn an_identical_listing_appends_nothing() {
         JobTest::with(())
             .given(job_with_files())
-            .when(files(vec![document("d1"), photo("p1", None, START + 10)], 200))
+            .when(files(
+                vec![document("d1"), photo("p1", None, START + 10)],
+                200,
+            ))
             .then_expect_events(vec![]);
     }
 
@@ -637,7 +640,10 @@ mod aggregate_tests {
         JobTest::with(())
             .given(vec![
                 recorded(dated_snapshot(Some(START), Some(END))),
-                attached(photo("p1", None, START + 10), Some(QcCategory::Unclassified)),
+                attached(
+                    photo("p1", None, START + 10),
+                    Some(QcCategory::Unclassified),
+                ),
             ])
             .when(files(vec![photo("p1", None, START + 10)], 200))
             .then_expect_events(vec![JobEvent::JobPhotoReclassified {
@@ -687,4 +693,3 @@ mod aggregate_tests {
         assert_eq!(read, snapshot("Lead"));
     }
 }
-

@@ -84,7 +84,10 @@ impl JobFile {
             (self.file_type != newer.file_type, JobFileField::FileType),
             (self.is_private != newer.is_private, JobFileField::IsPrivate),
             (self.created_at != newer.created_at, JobFileField::CreatedAt),
-            (self.captured_at != newer.captured_at, JobFileField::CapturedAt),
+            (
+                self.captured_at != newer.captured_at,
+                JobFileField::CapturedAt,
+            ),
         ];
         checks
             .into_iter()

@@ -111,7 +111,10 @@ impl JobSnapshot {
                 JobField::StatusChangedAt,
             ),
             (self.started_at != newer.started_at, JobField::StartedAt),
-            (self.completed_at != newer.completed_at, JobField::CompletedAt),
+            (
+                self.completed_at != newer.completed_at,
+                JobField::CompletedAt,
+            ),
         ];
         checks
             .into_iter()

@@ -117,7 +117,11 @@ pub struct JobDates {
 /// The category of `photo` on a job with `job`'s dates (see the module documentation).
 pub fn classify_photo(photo: &PhotoFacts<'_>, job: JobDates) -> QcCategory {
     let tags = photo.tags.join(" ");
-    for source in [tags.as_str(), photo.description.unwrap_or(""), photo.filename] {
+    for source in [
+        tags.as_str(),
+        photo.description.unwrap_or(""),
+        photo.filename,
+    ] {
         match keywords_in(source) {
             Found::Nothing => continue,
             Found::One(category) => return category,
@@ -304,7 +308,11 @@ mod tests {
             described("plain before", "Before tear-off", Before),
             described("upper case", "BEFORE", Before),
             described("existing", "Existing damage on north slope", Before),
-            described("initial", "Initial inspection: hail hits on ridge cap", Before),
+            described(
+                "initial",
+                "Initial inspection: hail hits on ridge cap",
+                Before,
+            ),
             described("prior", "prior to work, back of house", Before),
             described("original", "Original roof, missing shingles", Before),
             described("pre as a word", "pre photos", Before),
@@ -438,7 +446,12 @@ mod tests {
             dated("between", Some(START + 86_400), both, During),
             dated("exactly at the completion", Some(END), both, During),
             dated("a second after the completion", Some(END + 1), both, After),
-            dated("same-instant job, at it", Some(START), job(Some(START), Some(START)), During),
+            dated(
+                "same-instant job, at it",
+                Some(START),
+                job(Some(START), Some(START)),
+                During,
+            ),
         ]);
     }
 
@@ -449,10 +462,20 @@ mod tests {
         check(vec![
             dated("start only, before it", Some(START - 1), started, Before),
             dated("start only, at it", Some(START), started, During),
-            dated("start only, long after", Some(END + 86_400), started, During),
+            dated(
+                "start only, long after",
+                Some(END + 86_400),
+                started,
+                During,
+            ),
             dated("completion only, after it", Some(END + 1), completed, After),
             dated("completion only, at it", Some(END), completed, Unclassified),
-            dated("completion only, before it", Some(START), completed, Unclassified),
+            dated(
+                "completion only, before it",
+                Some(START),
+                completed,
+                Unclassified,
+            ),
         ]);
     }
 
@@ -460,7 +483,12 @@ mod tests {
     fn without_keywords_or_usable_dates_a_photo_is_unclassified() {
         check(vec![
             dated("no job dates", Some(START), job(None, None), Unclassified),
-            dated("no photo date", None, job(Some(START), Some(END)), Unclassified),
+            dated(
+                "no photo date",
+                None,
+                job(Some(START), Some(END)),
+                Unclassified,
+            ),
             dated(
                 "completion before start",
                 Some(START),
