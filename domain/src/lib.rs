@@ -7,6 +7,7 @@ pub mod connection;
 pub mod contact;
 pub mod ids;
 pub mod job;
+pub mod job_evaluation;
 pub mod qc;
 pub mod risk;
 pub mod sync_cursor;
@@ -23,6 +24,9 @@ pub use ids::{ContactId, CrmSource, JobId, ParseIdError};
 pub use job::{
     Address, FileKind, Job, JobCommand, JobError, JobEvent, JobField, JobFile, JobFileField,
     JobSnapshot,
+};
+pub use job_evaluation::{
+    JobEvaluation, JobEvaluationCommand, JobEvaluationError, JobEvaluationEvent,
 };
 pub use qc::{JobDates, QcCategory};
 pub use sync_cursor::{SyncCursor, SyncCursorCommand, SyncCursorEvent};

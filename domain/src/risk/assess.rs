@@ -7,6 +7,9 @@ use crate::qc::QcStatus;
 
 /// Evaluates every risk rule for a job at `now`.
 ///
+/// Messages name dates, not day counts, so re-evaluating an unchanged situation the next
+/// day gives an equal assessment and records nothing new.
+///
 /// Closed jobs (a closed status) and jobs gone from the CRM are not flagged: there is
 /// nothing left for anyone to do about them.
 pub fn assess(facts: &JobRiskFacts<'_>, policy: &RiskPolicy, now: DateTime<Utc>) -> RiskAssessment {
@@ -44,15 +47,18 @@ fn stuck_in_status(
     now: DateTime<Utc>,
 ) -> Option<RiskReason> {
     // Without the CRM's status-change date the time in status is unknown, not zero.
-    let days = whole_days(facts.status_changed_at?, now);
-    let severity = severity(days, thresholds)?;
+    let since = facts.status_changed_at?;
+    let severity = severity(whole_days(since, now), thresholds)?;
     let status = facts.status.unwrap_or("its current status");
     Some(RiskReason {
         rule: RiskRule::StuckInStatus,
         severity,
         message: format!(
-            "In status \"{status}\" for {days} days (medium from {}, high from {}).",
+            "In status \"{status}\" since {} ({} from {} days, {} from {}).",
+            since.format("%Y-%m-%d"),
+            RiskLevel::Medium,
             thresholds.medium(),
+            RiskLevel::High,
             thresholds.high()
         ),
     })
@@ -63,14 +69,17 @@ fn stale_job(
     thresholds: DayThresholds,
     now: DateTime<Utc>,
 ) -> Option<RiskReason> {
-    let days = whole_days(facts.updated_at?, now);
-    let severity = severity(days, thresholds)?;
+    let since = facts.updated_at?;
+    let severity = severity(whole_days(since, now), thresholds)?;
     Some(RiskReason {
         rule: RiskRule::StaleJob,
         severity,
         message: format!(
-            "Not updated in the CRM for {days} days (medium from {}, high from {}).",
+            "Not updated in the CRM since {} ({} from {} days, {} from {}).",
+            since.format("%Y-%m-%d"),
+            RiskLevel::Medium,
             thresholds.medium(),
+            RiskLevel::High,
             thresholds.high()
         ),
     })
@@ -213,6 +222,26 @@ mod tests {
                 .collect();
             assert_eq!(fired, expected, "{days} days in status");
         }
+    }
+
+    #[test]
+    fn the_same_situation_a_day_later_is_the_same_assessment_until_a_threshold_passes() {
+        let facts = JobRiskFacts {
+            status_changed_at: Some(days_ago(8)),
+            updated_at: Some(days_ago(8)),
+            ..active("Sold")
+        };
+        let policy = RiskPolicy::default();
+        let today = assess(&facts, &policy, now());
+        let tomorrow = assess(&facts, &policy, now() + Duration::days(1));
+        let in_a_week = assess(&facts, &policy, now() + Duration::days(6));
+        assert_eq!(today, tomorrow);
+        assert_eq!(today.level, RiskLevel::Medium);
+        assert_eq!(in_a_week.level, RiskLevel::High);
+        assert!(
+            today.reasons[0].message.contains("since 2026-11-14"),
+            "{today:?}"
+        );
     }
 
     #[test]
