@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use adapters::jobber::{GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy};
+use adapters::jobnimbus::webhook_inbox::{
+    ProcessorSettings, WebhookInbox, WebhookProcessor, WebhookReceiver, WebhookToken,
+};
 use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
 use adapters::sync::{SyncEngine, SyncSettings};
@@ -102,6 +105,33 @@ impl Application {
         };
         let jobber = jobber_connections(settings, &db, &signal)?;
         let mut background = background;
+        let jobnimbus_webhooks = match (&jobnimbus, &settings.jobnimbus.webhook_secret) {
+            (Some(engine), Some(secret)) => {
+                let inbox = WebhookInbox::new(&db);
+                let processor = WebhookProcessor::new(
+                    inbox.clone(),
+                    &db,
+                    &signal,
+                    engine.client().clone(),
+                    ProcessorSettings::default(),
+                );
+                background.push(scheduler::spawn_jobnimbus_webhooks(
+                    processor,
+                    settings.jobnimbus.webhook_poll_interval,
+                ));
+                Some(WebhookReceiver {
+                    token: WebhookToken::new(secret),
+                    inbox,
+                })
+            }
+            (None, Some(_)) => {
+                tracing::warn!(
+                    "JOBNIMBUS_WEBHOOK_SECRET is set but JOBNIMBUS_API_KEY is not: webhooks are off"
+                );
+                None
+            }
+            (_, None) => None,
+        };
         if let Some(connections) = &jobber {
             background.push(scheduler::spawn_jobber_refresh(
                 connections.clone(),
@@ -119,6 +149,7 @@ impl Application {
             jobnimbus_app_base_url: settings.jobnimbus_app_base_url.clone(),
             jobnimbus,
             jobber,
+            jobnimbus_webhooks,
             rate_limiter,
         };
         Ok(Application {

@@ -14,7 +14,7 @@ use poem_openapi::{ApiRequest, ApiResponse, Enum, Object, OpenApi, Tags};
 use crate::{ApiError, AppState};
 
 #[derive(Tags)]
-enum WebhookTags {
+pub(crate) enum WebhookTags {
     /// Events pushed by the CRMs
     Webhooks,
 }

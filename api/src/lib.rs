@@ -12,6 +12,7 @@ mod http_metrics;
 mod integration;
 mod jobber_auth;
 mod jobber_webhook;
+mod jobnimbus_webhook;
 mod jobs;
 pub mod rate_limit;
 mod state;
@@ -37,6 +38,7 @@ type Apis = (
     integration::IntegrationApi,
     jobber_auth::JobberAuthApi,
     jobber_webhook::JobberWebhookApi,
+    jobnimbus_webhook::JobNimbusWebhookApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -49,6 +51,7 @@ fn service() -> OpenApiService<Apis, ()> {
             integration::IntegrationApi,
             jobber_auth::JobberAuthApi,
             jobber_webhook::JobberWebhookApi,
+            jobnimbus_webhook::JobNimbusWebhookApi,
         ),
         TITLE,
         VERSION,
@@ -57,7 +60,8 @@ fn service() -> OpenApiService<Apis, ()> {
         "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).\n\n\
          Every request under `/auth/` and `/api/` counts against a per-client rate limit; \
          over it, the answer is 429 problem+json with code `rate_limited` and a `Retry-After` \
-         header in seconds. Health, metrics, docs and this spec are never limited.",
+         header in seconds. Health, metrics, docs, this spec and the CRMs' webhooks \
+         (`/api/v1/webhooks/…`) are never limited.",
     )
 }
 

@@ -25,6 +25,9 @@ pub struct AppState {
     pub jobnimbus: Option<SyncEngine>,
     /// Jobber OAuth connections; `None` when the Jobber app is not configured.
     pub jobber: Option<adapters::jobber::JobberConnections>,
+    /// JobNimbus webhooks: the token and the inbox; `None` unless both `JOBNIMBUS_API_KEY`
+    /// and `JOBNIMBUS_WEBHOOK_SECRET` are set.
+    pub jobnimbus_webhooks: Option<adapters::jobnimbus::webhook_inbox::WebhookReceiver>,
     /// Per-client budgets of `/auth/…` and `/api/…`.
     pub rate_limiter: RateLimiter,
 }
