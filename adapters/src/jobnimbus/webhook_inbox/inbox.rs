@@ -302,23 +302,27 @@ impl WebhookInbox {
             Backend::Postgres => "for update of a skip locked",
             Backend::Sqlite => "",
         };
+        // Materialised, so the candidates (and their `limit`) are picked once: as a plain
+        // `in (subquery)`, PostgreSQL may run the locking subquery again per row it updates,
+        // claiming more records than asked and leaving their newer rows out.
         let sql = format!(
-            "update jobnimbus_webhook_inbox
+            "with candidates (c_kind, c_jnid) as materialized (
+                 select a.kind, a.jnid from jobnimbus_webhook_inbox a
+                 where a.state = 'pending'
+                   and a.next_attempt_at <= $3
+                   and (a.lease_until is null or a.lease_until <= $3)
+                   and not exists (
+                       select 1 from jobnimbus_webhook_inbox o
+                       where o.kind = a.kind and o.jnid = a.jnid
+                         and o.state = 'pending' and o.id < a.id)
+                 order by a.next_attempt_at, a.id
+                 limit $4
+                 {lock})
+             update jobnimbus_webhook_inbox
              set lease_owner = $1, lease_until = $2, attempts = attempts + 1
-             where state = 'pending'
+             from candidates
+             where kind = c_kind and jnid = c_jnid and state = 'pending'
                and (lease_until is null or lease_until <= $3)
-               and (kind, jnid) in (
-                   select a.kind, a.jnid from jobnimbus_webhook_inbox a
-                   where a.state = 'pending'
-                     and a.next_attempt_at <= $3
-                     and (a.lease_until is null or a.lease_until <= $3)
-                     and not exists (
-                         select 1 from jobnimbus_webhook_inbox o
-                         where o.kind = a.kind and o.jnid = a.jnid
-                           and o.state = 'pending' and o.id < a.id)
-                   order by a.next_attempt_at, a.id
-                   limit $4
-                   {lock})
              returning id, kind, jnid, action, attempts"
         );
         let rows: Vec<(i64, String, String, String, i32)> =
