@@ -13,7 +13,8 @@ use crate::{ApiError, AppState};
 
 pub struct JobNimbusWebhookApi;
 
-/// The raw body: read by our own parser, so every malformed body gets the same 400.
+/// The flat record JSON the automation sends, taken as raw bytes so that every malformed body
+/// gets the same 400 `invalid_payload`.
 #[derive(ApiRequest)]
 enum JobNimbusWebhookBody {
     /// The flat record as the automation sends it (often slim): `jnid` and `type` at least.
@@ -75,7 +76,11 @@ impl JobNimbusWebhookApi {
     /// without the secret (or without JobNimbus); 400 `invalid_payload` for a body that is not
     /// a record with a `jnid`. 202 once the change is in the inbox, also for a repeated
     /// delivery (which adds nothing). Not rate limited: JobNimbus sends bursts.
-    #[oai(path = "/jobnimbus", method = "post", operation_id = "jobnimbus_webhook")]
+    #[oai(
+        path = "/jobnimbus",
+        method = "post",
+        operation_id = "jobnimbus_webhook"
+    )]
     async fn receive(
         &self,
         state: Data<&AppState>,

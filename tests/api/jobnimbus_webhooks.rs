@@ -219,7 +219,11 @@ async fn two_hundred_deliveries_of_one_hundred_changes_make_exactly_one_hundred_
         (100, 100, 200),
         "{stats:?}"
     );
-    assert_eq!((stats.failed_attempts, stats.abandoned), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.failed_attempts, stats.abandoned),
+        (0, 0),
+        "{stats:?}"
+    );
     assert_eq!(
         counts,
         InboxCounts {
@@ -243,7 +247,10 @@ async fn two_hundred_deliveries_of_one_hundred_changes_make_exactly_one_hundred_
         let metadata: Value = serde_json::from_str(&event.metadata).unwrap();
         assert_eq!(metadata["actor"], "jobnimbus_webhook");
         assert_eq!(metadata["source"], "jobnimbus_webhook");
-        assert!(metadata["webhook_inbox_id"].as_str().is_some(), "{metadata}");
+        assert!(
+            metadata["webhook_inbox_id"].as_str().is_some(),
+            "{metadata}"
+        );
     }
     for (i, jnid) in changed.iter().enumerate().step_by(9) {
         let job: Value = app
@@ -333,14 +340,16 @@ async fn the_echo_of_a_record_the_mirror_already_holds_appends_nothing(backend: 
     let entry = inbox(&app).entries(10).await.unwrap().remove(0);
     assert_eq!(entry.state, "done");
     assert!(
-        entry.note.as_deref().unwrap_or_default().starts_with("unchanged"),
+        entry
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("unchanged"),
         "{entry:?}"
     );
 }
 
-async fn deliveries_without_the_token_or_a_record_are_refused_and_store_nothing(
-    backend: Backend,
-) {
+async fn deliveries_without_the_token_or_a_record_are_refused_and_store_nothing(backend: Backend) {
     let t = TestDb::new(backend).await;
     let sandbox = crm::jobnimbus(5, 5, FaultConfig::default()).await;
     let app = spawn(&t, &sandbox).await;
@@ -349,20 +358,49 @@ async fn deliveries_without_the_token_or_a_record_are_refused_and_store_nothing(
     let almost = &SECRET[..SECRET.len() - 1];
     let cases = [
         (base.clone(), valid, 401, "invalid_webhook_token"),
-        (format!("{base}?token="), valid, 401, "invalid_webhook_token"),
-        (format!("{base}?token=wrong"), valid, 401, "invalid_webhook_token"),
-        (format!("{base}?token={almost}"), valid, 401, "invalid_webhook_token"),
-        (format!("{base}?secret={SECRET}"), valid, 401, "invalid_webhook_token"),
+        (
+            format!("{base}?token="),
+            valid,
+            401,
+            "invalid_webhook_token",
+        ),
+        (
+            format!("{base}?token=wrong"),
+            valid,
+            401,
+            "invalid_webhook_token",
+        ),
+        (
+            format!("{base}?token={almost}"),
+            valid,
+            401,
+            "invalid_webhook_token",
+        ),
+        (
+            format!("{base}?secret={SECRET}"),
+            valid,
+            401,
+            "invalid_webhook_token",
+        ),
         (hook_url(&app), "not json", 400, "invalid_payload"),
         (hook_url(&app), "{\"jnid\":", 400, "invalid_payload"),
         (hook_url(&app), "[]", 400, "invalid_payload"),
         (hook_url(&app), "{}", 400, "invalid_payload"),
         (hook_url(&app), r#"{"type":"job"}"#, 400, "invalid_payload"),
-        (hook_url(&app), r#"{"jnid":"../jobs","type":"job"}"#, 400, "invalid_payload"),
+        (
+            hook_url(&app),
+            r#"{"jnid":"../jobs","type":"job"}"#,
+            400,
+            "invalid_payload",
+        ),
     ];
     for (url, body, status, code) in cases {
         let (got, problem) = post_hook(&app, &url, body).await;
-        assert_eq!((got, problem["code"].as_str()), (status, Some(code)), "{body}");
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
         assert!(!problem.to_string().contains(SECRET), "{problem}");
     }
     assert_eq!(inbox_rows(&t).await, 0);
@@ -401,7 +439,11 @@ async fn a_transient_jobnimbus_failure_during_refetch_is_retried_and_completes(b
     let handle = sandbox.handle();
     let job = handle.random_jnid(Resource::Jobs).unwrap();
     let record = handle
-        .update(Resource::Jobs, &job, json!({"description": "after the outage"}))
+        .update(
+            Resource::Jobs,
+            &job,
+            json!({"description": "after the outage"}),
+        )
         .unwrap();
     let inbox = WebhookInbox::new(&t.db);
     let processor = processor(&t, &inbox, &sandbox);
@@ -419,7 +461,10 @@ async fn a_transient_jobnimbus_failure_during_refetch_is_retried_and_completes(b
     let entry = inbox.entries(10).await.unwrap().remove(0);
     assert_eq!((entry.state.as_str(), entry.attempts), ("pending", 1));
     assert!(entry.last_error.is_some(), "{entry:?}");
-    assert!(entry.next_attempt_at >= t0 + chrono::Duration::seconds(5), "{entry:?}");
+    assert!(
+        entry.next_attempt_at >= t0 + chrono::Duration::seconds(5),
+        "{entry:?}"
+    );
     let early = processor.process_once(t0).await.unwrap();
     assert_eq!(early.rows, 0, "not due before its backoff");
 
@@ -439,9 +484,7 @@ async fn a_transient_jobnimbus_failure_during_refetch_is_retried_and_completes(b
     assert!(events[0].payload.contains("after the outage"));
 }
 
-async fn a_record_that_keeps_failing_is_dead_after_the_last_attempt_and_says_why(
-    backend: Backend,
-) {
+async fn a_record_that_keeps_failing_is_dead_after_the_last_attempt_and_says_why(backend: Backend) {
     let t = TestDb::new(backend).await;
     let sandbox = crm::jobnimbus(10, 5, FaultConfig::default()).await;
     let handle = sandbox.handle();
@@ -490,7 +533,11 @@ async fn two_processors_on_one_database_refetch_each_record_exactly_once(backend
     handle.advance_clock(5);
     for jnid in jobs.iter().take(10) {
         let record = handle
-            .update(Resource::Jobs, jnid, json!({"description": "second change"}))
+            .update(
+                Resource::Jobs,
+                jnid,
+                json!({"description": "second change"}),
+            )
             .unwrap();
         deliver_directly(&inbox, &record).await;
     }
@@ -505,7 +552,13 @@ async fn two_processors_on_one_database_refetch_each_record_exactly_once(backend
         crm::client(&sandbox),
         settings.clone(),
     );
-    let two = WebhookProcessor::new(inbox.clone(), &t.db, &t.signal, crm::client(&sandbox), settings);
+    let two = WebhookProcessor::new(
+        inbox.clone(),
+        &t.db,
+        &t.signal,
+        crm::client(&sandbox),
+        settings,
+    );
     handle.reset_fault_stats();
 
     // Act: both instances drain the inbox at the same time.
@@ -563,7 +616,8 @@ async fn webhook_bursts_pass_an_api_limit_that_refuses_other_requests(backend: B
 
     let mut statuses = Vec::new();
     for i in 0..30 {
-        let body = json!({"jnid": format!("burst{i}"), "type": "task", "date_updated": 1_767_312_000 + i});
+        let body =
+            json!({"jnid": format!("burst{i}"), "type": "task", "date_updated": 1_767_312_000 + i});
         statuses.push(post_hook(&app, &hook_url(&app), &body.to_string()).await.0);
     }
     let api = [

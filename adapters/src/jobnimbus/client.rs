@@ -25,8 +25,8 @@ use tracing::Instrument;
 use super::dto::{ErrorBody, FilesEnvelope, ResultsEnvelope};
 use super::error::{ClientError, TransientFailure};
 use super::mapping::{
-    contact_from_value, file_from_value, job_from_value, listed_contact, listed_job, Listed, PulledContact, PulledFile,
-    PulledJob, RejectedRecord,
+    contact_from_value, file_from_value, job_from_value, listed_contact, listed_job, Listed,
+    PulledContact, PulledFile, PulledJob, RejectedRecord,
 };
 
 /// The production API base.

@@ -244,7 +244,10 @@ mod tests {
     #[test]
     fn kinds_we_do_not_mirror_are_ignored_and_attachments_are_files() {
         let cases = [
-            (r#"{"jnid":"t1","type":"task","date_updated":5}"#, RecordKind::Task),
+            (
+                r#"{"jnid":"t1","type":"task","date_updated":5}"#,
+                RecordKind::Task,
+            ),
             (r#"{"jnid":"a1","type":"activity"}"#, RecordKind::Activity),
             (
                 include_str!("../fixtures/webhook_attachment.json"),
@@ -278,7 +281,11 @@ mod tests {
         let other = fixture(r#"{"jnid":"j42","type":"job","status_name":"Sold"}"#);
 
         assert_eq!(one.date_updated, None);
-        assert!(one.dedupe_key.starts_with("job:j42:sha256="), "{}", one.dedupe_key);
+        assert!(
+            one.dedupe_key.starts_with("job:j42:sha256="),
+            "{}",
+            one.dedupe_key
+        );
         assert_eq!(one.dedupe_key, same.dedupe_key);
         assert_ne!(one.dedupe_key, other.dedupe_key);
     }
@@ -302,9 +309,12 @@ mod tests {
 
     #[test]
     fn the_same_change_delivered_twice_has_one_key_and_a_later_change_another() {
-        let first = fixture(r#"{"jnid":"j1","type":"job","date_updated":100,"status_name":"Lead"}"#);
-        let again = fixture(r#"{"date_updated":100,"type":"job","jnid":"j1","status_name":"Lead"}"#);
-        let later = fixture(r#"{"jnid":"j1","type":"job","date_updated":101,"status_name":"Sold"}"#);
+        let first =
+            fixture(r#"{"jnid":"j1","type":"job","date_updated":100,"status_name":"Lead"}"#);
+        let again =
+            fixture(r#"{"date_updated":100,"type":"job","jnid":"j1","status_name":"Lead"}"#);
+        let later =
+            fixture(r#"{"jnid":"j1","type":"job","date_updated":101,"status_name":"Sold"}"#);
         let contact = fixture(r#"{"jnid":"j1","type":"contact","date_updated":100}"#);
 
         assert_eq!(first.dedupe_key, again.dedupe_key);
@@ -314,7 +324,10 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_a_record_with_a_jnid_are_refused_with_the_reason() {
-        let too_large = format!(r#"{{"jnid":"j1","pad":"{}"}}"#, "x".repeat(MAX_PAYLOAD_BYTES));
+        let too_large = format!(
+            r#"{{"jnid":"j1","pad":"{}"}}"#,
+            "x".repeat(MAX_PAYLOAD_BYTES)
+        );
         let cases: [(&str, PayloadError); 9] = [
             ("", PayloadError::NotJson(String::new())),
             ("{\"jnid\":", PayloadError::NotJson(String::new())),
@@ -336,7 +349,10 @@ mod tests {
                 expected => assert_eq!(error, expected, "{body}"),
             }
         }
-        assert_eq!(parse(too_large.as_bytes()).unwrap_err(), PayloadError::TooLarge);
+        assert_eq!(
+            parse(too_large.as_bytes()).unwrap_err(),
+            PayloadError::TooLarge
+        );
         assert_eq!(
             parse(r#"{"jnid":"j1","type":"job; drop table"}"#.as_bytes()).unwrap_err(),
             PayloadError::InvalidType

@@ -280,13 +280,16 @@ impl WebhookProcessor {
                     report.not_found += 1;
                     count("not_found");
                     Finish::Done {
-                        note: "not found in JobNimbus; deletions are recorded by the reconcile sync",
+                        note:
+                            "not found in JobNimbus; deletions are recorded by the reconcile sync",
                     }
                 }
                 (Ok(_), Some(Ok(true))) => {
                     report.changed += 1;
                     count("changed");
-                    Finish::Done { note: "mirror updated" }
+                    Finish::Done {
+                        note: "mirror updated",
+                    }
                 }
                 (Ok(_), Some(Ok(false))) => {
                     report.unchanged += 1;

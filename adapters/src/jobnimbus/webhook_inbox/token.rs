@@ -64,7 +64,13 @@ mod tests {
         let longer = format!("{SECRET}x");
 
         assert!(token.matches(Some(SECRET)));
-        for wrong in [None, Some(""), Some(prefix), Some(longer.as_str()), Some("nope")] {
+        for wrong in [
+            None,
+            Some(""),
+            Some(prefix),
+            Some(longer.as_str()),
+            Some("nope"),
+        ] {
             assert!(!token.matches(wrong), "{wrong:?}");
         }
     }
