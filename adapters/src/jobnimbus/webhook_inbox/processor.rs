@@ -275,90 +275,71 @@ impl WebhookProcessor {
 
         for (index, (record, result)) in fetched.iter().enumerate() {
             let key = (record.kind.as_str(), record.jnid.as_str());
-            let finish = match (result, applied.get(&index)) {
-                (Ok(Fetched::NotFound), _) => {
-                    report.not_found += 1;
-                    count("not_found");
+            // Holds the error text a `Finish` borrows.
+            let error: String;
+            let (finish, outcome) = match (result, applied.get(&index)) {
+                (Ok(Fetched::NotFound), _) => (
                     Finish::Done {
                         note:
                             "not found in JobNimbus; deletions are recorded by the reconcile sync",
-                    }
-                }
-                (Ok(_), Some(Ok(true))) => {
-                    report.changed += 1;
-                    count("changed");
+                    },
+                    Outcome::NotFound,
+                ),
+                (Ok(_), Some(Ok(true))) => (
                     Finish::Done {
                         note: "mirror updated",
-                    }
-                }
-                (Ok(_), Some(Ok(false))) => {
-                    report.unchanged += 1;
-                    count("unchanged");
+                    },
+                    Outcome::Changed,
+                ),
+                (Ok(_), Some(Ok(false))) => (
                     Finish::Done {
                         note: "unchanged: the mirror already held this record",
-                    }
-                }
+                    },
+                    Outcome::Unchanged,
+                ),
                 (Ok(_), Some(Err(refusal))) => {
-                    report.dead += 1;
-                    count("dead");
-                    tracing::error!(kind = key.0, jnid = key.1, error = %refusal, "webhook record refused; rows dead");
-                    let error = format!("refused by the aggregate: {refusal}");
-                    self.inbox
-                        .finish(key, &self.owner, Finish::Dead { error: &error }, now)
-                        .await?;
-                    continue;
+                    error = format!("refused by the aggregate: {refusal}");
+                    (Finish::Dead { error: &error }, Outcome::Dead)
                 }
-                (Ok(_), None) => continue, // every fetched record has an outcome
-                (Err(error), _) => {
-                    let message = error.to_string();
+                // Every command has an outcome; were one missing, the lease runs out and the
+                // rows are claimed again.
+                (Ok(_), None) => continue,
+                (Err(failure), _) => {
+                    error = failure.to_string();
                     // A bad jnid or a record we cannot map fails the same way every time.
                     let permanent = matches!(
-                        error,
+                        failure,
                         ClientError::InvalidRequest(_) | ClientError::Decode { .. }
                     );
                     if permanent || record.attempts >= self.settings.max_attempts {
-                        report.dead += 1;
-                        count("dead");
-                        tracing::error!(
-                            kind = key.0,
-                            jnid = key.1,
-                            attempts = record.attempts,
-                            error = %message,
-                            "webhook refetch failed for good; rows dead"
-                        );
-                        self.inbox
-                            .finish(key, &self.owner, Finish::Dead { error: &message }, now)
-                            .await?;
+                        (Finish::Dead { error: &error }, Outcome::Dead)
                     } else {
-                        report.retrying += 1;
-                        count("retrying");
                         let wait = self
                             .settings
                             .backoff(record.attempts, rand::thread_rng().gen::<f64>());
-                        let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
                         tracing::warn!(
                             kind = key.0,
                             jnid = key.1,
                             attempts = record.attempts,
                             retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                            error = %message,
+                            error = %error,
                             "webhook refetch failed; will retry"
                         );
-                        self.inbox
-                            .finish(
-                                key,
-                                &self.owner,
-                                Finish::Retry {
-                                    error: &message,
-                                    at,
-                                },
-                                now,
-                            )
-                            .await?;
+                        let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                        (Finish::Retry { error: &error, at }, Outcome::Retrying)
                     }
-                    continue;
                 }
             };
+            if let Finish::Dead { error } = finish {
+                tracing::error!(
+                    kind = key.0,
+                    jnid = key.1,
+                    attempts = record.attempts,
+                    error,
+                    "webhook record failed for good; its inbox rows are dead"
+                );
+            }
+            outcome.count(report);
             self.inbox.finish(key, &self.owner, finish, now).await?;
         }
         Ok(())
@@ -385,8 +366,28 @@ fn outcome_of<A: cqrs_es::Aggregate>(outcome: CommandOutcome<A>) -> Result<bool,
     }
 }
 
-fn count(outcome: &'static str) {
-    metrics::counter!("jobnimbus_webhook_records_total", "outcome" => outcome).increment(1);
+/// How a record's processing ended, for the report and the metric.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Changed,
+    Unchanged,
+    NotFound,
+    Retrying,
+    Dead,
+}
+
+impl Outcome {
+    fn count(self, report: &mut ProcessReport) {
+        let (tally, label) = match self {
+            Outcome::Changed => (&mut report.changed, "changed"),
+            Outcome::Unchanged => (&mut report.unchanged, "unchanged"),
+            Outcome::NotFound => (&mut report.not_found, "not_found"),
+            Outcome::Retrying => (&mut report.retrying, "retrying"),
+            Outcome::Dead => (&mut report.dead, "dead"),
+        };
+        *tally += 1;
+        metrics::counter!("jobnimbus_webhook_records_total", "outcome" => label).increment(1);
+    }
 }
 
 /// Rows of a claim by record, in the order of each record's oldest row.
