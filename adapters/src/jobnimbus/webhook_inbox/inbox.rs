@@ -357,41 +357,23 @@ impl WebhookInbox {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (kind, jnid) = record;
-        let holds = "kind = $1 and jnid = $2 and lease_owner = $3 and state = 'pending'";
         match outcome {
-            Finish::Done { note } | Finish::Dead { error: note } => {
-                let (state, note, error) = match outcome {
-                    Finish::Done { .. } => (InboxState::Done, Some(note), None),
-                    _ => (InboxState::Dead, None, Some(note)),
-                };
-                let sql = format!(
-                    "update jobnimbus_webhook_inbox
-                     set state = $4, note = coalesce($5, note), last_error = coalesce($6, last_error),
-                         processed_at = $7, lease_owner = null, lease_until = null
-                     where {holds}"
-                );
-                on_pool!(&self.db, |pool| {
-                    sqlx::query(&sql)
-                        .bind(kind)
-                        .bind(jnid)
-                        .bind(owner)
-                        .bind(state.as_str())
-                        .bind(note)
-                        .bind(error)
-                        .bind(now)
-                        .execute(pool)
-                        .await?;
-                });
+            Finish::Done { note } => {
+                self.settle(record, owner, InboxState::Done, Some(note), None, now)
+                    .await?
+            }
+            Finish::Dead { error } => {
+                self.settle(record, owner, InboxState::Dead, None, Some(error), now)
+                    .await?
             }
             Finish::Retry { error, at } => {
-                let sql = format!(
-                    "update jobnimbus_webhook_inbox
+                // Still pending: the claim picks it up again once `at` has passed.
+                let sql = "update jobnimbus_webhook_inbox
                      set next_attempt_at = $4, last_error = $5, lease_owner = null,
                          lease_until = null
-                     where {holds}"
-                );
+                     where kind = $1 and jnid = $2 and lease_owner = $3 and state = 'pending'";
                 on_pool!(&self.db, |pool| {
-                    sqlx::query(&sql)
+                    sqlx::query(sql)
                         .bind(kind)
                         .bind(jnid)
                         .bind(owner)
@@ -402,6 +384,37 @@ impl WebhookInbox {
                 });
             }
         }
+        Ok(())
+    }
+}
+
+impl WebhookInbox {
+    /// Moves a record's rows that `owner` holds to a final state.
+    async fn settle(
+        &self,
+        (kind, jnid): (&str, &str),
+        owner: &str,
+        state: InboxState,
+        note: Option<&str>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let sql = "update jobnimbus_webhook_inbox
+             set state = $4, note = coalesce($5, note), last_error = coalesce($6, last_error),
+                 processed_at = $7, lease_owner = null, lease_until = null
+             where kind = $1 and jnid = $2 and lease_owner = $3 and state = 'pending'";
+        on_pool!(&self.db, |pool| {
+            sqlx::query(sql)
+                .bind(kind)
+                .bind(jnid)
+                .bind(owner)
+                .bind(state.as_str())
+                .bind(note)
+                .bind(error)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 }
