@@ -36,6 +36,81 @@ on_both_backends!(
     webhook_bursts_pass_an_api_limit_that_refuses_other_requests,
 );
 
+/// One process-wide log subscriber (a second could not be installed): a single test, on
+/// SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_appears_in_no_log_line_at_any_level() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
+    let captured = LogCapture::default();
+    // Every level while this test runs; nothing once it is over, so the tests running beside
+    // it and after it pay no formatting for a capture nobody reads.
+    let recording = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let on = recording.clone();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(captured.clone())
+                .with_ansi(false)
+                .with_filter(tracing_subscriber::filter::dynamic_filter_fn(
+                    move |_, _| on.load(std::sync::atomic::Ordering::Relaxed),
+                )),
+        )
+        .try_init()
+        .expect("no other test installs a global subscriber");
+    let t = TestDb::new(Backend::Sqlite).await;
+    let sandbox = crm::jobnimbus(5, 5, FaultConfig::default()).await;
+    let app = spawn(&t, &sandbox).await;
+    let job = sandbox.handle().random_jnid(Resource::Jobs).unwrap();
+    let record = slim(&sandbox.handle().get(Resource::Jobs, &job).unwrap()).to_string();
+    let wrong = format!("{}/api/v1/webhooks/jobnimbus?token={SECRET}x", app.address);
+
+    assert_eq!(post_hook(&app, &hook_url(&app), &record).await.0, 202);
+    assert_eq!(post_hook(&app, &hook_url(&app), &record).await.0, 202);
+    assert_eq!(post_hook(&app, &hook_url(&app), "{").await.0, 400);
+    assert_eq!(post_hook(&app, &wrong, &record).await.0, 401);
+    settle(&t, &app).await;
+    recording.store(false, std::sync::atomic::Ordering::Relaxed);
+
+    let logs = captured.text();
+    assert!(
+        logs.contains("/api/v1/webhooks/jobnimbus") && logs.contains("webhook inbox step"),
+        "the capture saw the requests and the processing"
+    );
+    assert!(!logs.contains(SECRET), "the token leaked into a log line");
+}
+
+/// Log output kept in memory.
+#[derive(Clone, Default)]
+struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 /// What the test servers expect in `?token=`.
 const SECRET: &str = "jn-hook-secret-7d1f0a9c4e2b8d6f3a5c1e0b";
 
