@@ -28,6 +28,7 @@ on_both_backends!(
     two_hundred_deliveries_of_one_hundred_changes_make_exactly_one_hundred_mirror_updates,
     a_job_and_a_contact_created_in_jobnimbus_reach_the_mirror_by_webhook_alone,
     the_echo_of_a_record_the_mirror_already_holds_appends_nothing,
+    a_delivery_without_a_type_refetches_whichever_record_has_the_jnid,
     deliveries_without_the_token_or_a_record_are_refused_and_store_nothing,
     without_the_secret_the_endpoint_answers_503_and_stores_nothing,
     a_transient_jobnimbus_failure_during_refetch_is_retried_and_completes,
@@ -421,6 +422,48 @@ async fn the_echo_of_a_record_the_mirror_already_holds_appends_nothing(backend: 
             .unwrap_or_default()
             .starts_with("unchanged"),
         "{entry:?}"
+    );
+}
+
+async fn a_delivery_without_a_type_refetches_whichever_record_has_the_jnid(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    let sandbox = crm::jobnimbus(5, 5, FaultConfig::default()).await;
+    let app = spawn(&t, &sandbox).await;
+    let handle = sandbox.handle();
+    let contact = handle.random_jnid(Resource::Contacts).unwrap();
+    let job = handle.random_jnid(Resource::Jobs).unwrap();
+
+    for jnid in [&contact, &job] {
+        let (status, receipt) =
+            post_hook(&app, &hook_url(&app), &json!({"jnid": jnid}).to_string()).await;
+        assert_eq!(status, 202);
+        assert_eq!(
+            (receipt["kind"].as_str(), receipt["action"].as_str()),
+            (Some("unknown"), Some("refetch_job_or_contact"))
+        );
+    }
+    let counts = settle(&t, &app).await;
+
+    assert_eq!(
+        counts,
+        InboxCounts {
+            done: 2,
+            ..InboxCounts::default()
+        }
+    );
+    let recorded: Vec<(String, String)> = all_events(&t.db)
+        .await
+        .into_iter()
+        .map(|e| (e.aggregate_type, e.aggregate_id))
+        .collect();
+    assert_eq!(
+        recorded.iter().collect::<HashSet<_>>(),
+        [
+            ("Contact".to_string(), format!("jobnimbus:{contact}")),
+            ("Job".to_string(), format!("jobnimbus:{job}")),
+        ]
+        .iter()
+        .collect::<HashSet<_>>()
     );
 }
 
