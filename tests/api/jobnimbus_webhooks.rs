@@ -33,6 +33,7 @@ on_both_backends!(
     without_the_secret_the_endpoint_answers_503_and_stores_nothing,
     a_transient_jobnimbus_failure_during_refetch_is_retried_and_completes,
     a_record_that_keeps_failing_is_dead_after_the_last_attempt_and_says_why,
+    a_record_jobnimbus_no_longer_has_is_done_with_a_note_and_appends_nothing,
     two_processors_on_one_database_refetch_each_record_exactly_once,
     webhook_bursts_pass_an_api_limit_that_refuses_other_requests,
 );
@@ -636,6 +637,36 @@ async fn a_record_that_keeps_failing_is_dead_after_the_last_attempt_and_says_why
     assert_eq!(entry.attempts, 3);
     let error = entry.last_error.unwrap_or_default();
     assert!(error.contains(&format!("/jobs/{job}")), "{error}");
+}
+
+async fn a_record_jobnimbus_no_longer_has_is_done_with_a_note_and_appends_nothing(
+    backend: Backend,
+) {
+    let t = TestDb::new(backend).await;
+    let sandbox = crm::jobnimbus(10, 5, FaultConfig::default()).await;
+    let handle = sandbox.handle();
+    let job = handle.random_jnid(Resource::Jobs).unwrap();
+    let inbox = WebhookInbox::new(&t.db);
+    let processor = processor(&t, &inbox, &sandbox);
+    // The automation fired for a change, then the record was deleted for good before we
+    // refetched it.
+    deliver_directly(&inbox, &handle.get(Resource::Jobs, &job).unwrap()).await;
+    assert!(handle.purge(Resource::Jobs, &job));
+
+    let report = processor.process_once(Utc::now()).await.unwrap();
+
+    assert_eq!((report.rows, report.not_found, report.dead), (1, 1, 0));
+    let entry = inbox.entries(10).await.unwrap().remove(0);
+    assert_eq!(entry.state, "done");
+    assert!(
+        entry
+            .note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not found in JobNimbus"),
+        "{entry:?}"
+    );
+    assert!(all_events(&t.db).await.is_empty(), "nothing to record");
 }
 
 async fn two_processors_on_one_database_refetch_each_record_exactly_once(backend: Backend) {
