@@ -67,6 +67,12 @@ pub struct JobNimbusSettings {
     /// `JOBNIMBUS_SYNC_OVERLAP_SECONDS` (default 300): how far before the stored cursor an
     /// incremental run starts.
     pub sync_overlap: Duration,
+    /// `JOBNIMBUS_WEBHOOK_SECRET` (at least 32 characters): the `token` automations put in
+    /// the webhook URL. Without it (or without the API key) webhooks answer 503.
+    pub webhook_secret: Option<SecretString>,
+    /// `JOBNIMBUS_WEBHOOK_POLL_SECONDS` (default 5): how often the inbox processor looks for
+    /// rows it was not woken for (received by another instance, or due for a retry).
+    pub webhook_poll_interval: Duration,
 }
 
 /// Per-client rate limits on `/auth/…` and `/api/…`.
@@ -239,8 +245,23 @@ fn jobnimbus_settings(
             "must be an http(s) URL",
         ));
     }
+    let webhook_secret = get("JOBNIMBUS_WEBHOOK_SECRET").map(SecretString::from);
+    if webhook_secret.as_ref().is_some_and(|secret| {
+        secret.expose_secret().chars().count() < adapters::jobnimbus::webhook_inbox::MIN_SECRET_LEN
+    }) {
+        problems.push(problem(
+            "JOBNIMBUS_WEBHOOK_SECRET",
+            format!(
+                "must be at least {} characters",
+                adapters::jobnimbus::webhook_inbox::MIN_SECRET_LEN
+            ),
+        ));
+    }
+    let poll = positive(get, "JOBNIMBUS_WEBHOOK_POLL_SECONDS", 5, problems);
     JobNimbusSettings {
         api_key: get("JOBNIMBUS_API_KEY").map(SecretString::from),
+        webhook_secret,
+        webhook_poll_interval: Duration::from_secs(u64::from(poll.get())),
         files_base_url,
         base_url,
         sync_enabled,
@@ -552,6 +573,32 @@ mod tests {
             !err.to_string().contains("tooshort9"),
             "the key's value is never echoed"
         );
+    }
+
+    #[test]
+    fn a_short_webhook_secret_and_a_zero_poll_interval_are_reported() {
+        let err = settings(&[
+            ("JOBNIMBUS_WEBHOOK_SECRET", "too-short-secret"),
+            ("JOBNIMBUS_WEBHOOK_POLL_SECONDS", "0"),
+        ])
+        .unwrap_err();
+        let vars: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(
+            vars,
+            ["JOBNIMBUS_WEBHOOK_SECRET", "JOBNIMBUS_WEBHOOK_POLL_SECONDS"]
+        );
+        assert!(
+            !err.to_string().contains("too-short-secret"),
+            "the secret is not echoed: {err}"
+        );
+
+        let s = settings(&[(
+            "JOBNIMBUS_WEBHOOK_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        )])
+        .unwrap();
+        assert!(s.jobnimbus.webhook_secret.is_some());
+        assert_eq!(s.jobnimbus.webhook_poll_interval, Duration::from_secs(5));
     }
 
     #[test]

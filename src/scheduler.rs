@@ -209,6 +209,35 @@ pub async fn refresh_jobber_tokens_once(
         .await
 }
 
+/// Works through the JobNimbus webhook inbox: at once when the endpoint stores a row in this
+/// process, and every `poll_every` for rows stored by other instances or due for a retry.
+/// Each wake drains what is due, a step at a time.
+pub fn spawn_jobnimbus_webhooks(
+    processor: adapters::jobnimbus::webhook_inbox::WebhookProcessor,
+    poll_every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            loop {
+                match processor.process_once(Utc::now()).await {
+                    // A step that claimed rows may have left more due.
+                    Ok(report) if report.rows > 0 => continue,
+                    Ok(_) => break,
+                    Err(error) => {
+                        // Rows of the failed step come back when their lease runs out.
+                        tracing::error!(error.message = %error, "JobNimbus webhook inbox step failed");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = processor.inbox().woken() => {}
+                () = tokio::time::sleep(poll_every) => {}
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::six_field_cron;

@@ -3,6 +3,9 @@
 use std::time::Duration;
 
 use adapters::jobber::{GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy};
+use adapters::jobnimbus::webhook_inbox::{
+    ProcessorSettings, WebhookInbox, WebhookProcessor, WebhookReceiver, WebhookToken,
+};
 use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
 use adapters::sync::{PhotoSync, SyncEngine, SyncSettings, DEFAULT_PHOTO_SYNC_CONCURRENCY};
@@ -110,6 +113,8 @@ impl Application {
         });
         let jobber = jobber_connections(settings, &db, &signal)?;
         let mut background = background;
+        let jobnimbus_webhooks =
+            jobnimbus_webhooks(settings, &db, &signal, jobnimbus.as_ref(), &mut background);
         if let Some(connections) = &jobber {
             background.push(scheduler::spawn_jobber_refresh(
                 db.clone(),
@@ -129,6 +134,7 @@ impl Application {
             jobnimbus,
             photo_sync,
             jobber,
+            jobnimbus_webhooks,
             rate_limiter,
         };
         Ok(Application {
@@ -210,6 +216,40 @@ pub fn sync_engine(
         JobNimbusClient::new(client)?,
         sync,
     )))
+}
+
+/// The JobNimbus webhook receiver, and its inbox processor pushed onto `background`, when
+/// both the API key and `JOBNIMBUS_WEBHOOK_SECRET` are set.
+fn jobnimbus_webhooks(
+    settings: &Settings,
+    db: &Db,
+    signal: &AppendSignal,
+    jobnimbus: Option<&SyncEngine>,
+    background: &mut Vec<JoinHandle<()>>,
+) -> Option<WebhookReceiver> {
+    let secret = settings.jobnimbus.webhook_secret.as_ref()?;
+    let Some(engine) = jobnimbus else {
+        tracing::warn!(
+            "JOBNIMBUS_WEBHOOK_SECRET is set but JOBNIMBUS_API_KEY is not: webhooks are off"
+        );
+        return None;
+    };
+    let inbox = WebhookInbox::new(db);
+    let processor = WebhookProcessor::new(
+        inbox.clone(),
+        db,
+        signal,
+        engine.client().clone(),
+        ProcessorSettings::default(),
+    );
+    background.push(scheduler::spawn_jobnimbus_webhooks(
+        processor,
+        settings.jobnimbus.webhook_poll_interval,
+    ));
+    Some(WebhookReceiver {
+        token: WebhookToken::new(secret),
+        inbox,
+    })
 }
 
 /// The Jobber use cases, when the app's credentials are configured: OAuth client, GraphQL

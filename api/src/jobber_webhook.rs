@@ -15,7 +15,7 @@ use projections::connection_status;
 use crate::{ApiError, AppState};
 
 #[derive(Tags)]
-enum WebhookTags {
+pub(crate) enum WebhookTags {
     /// Events pushed by the CRMs
     Webhooks,
 }

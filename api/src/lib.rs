@@ -13,6 +13,7 @@ mod integration;
 mod job_files;
 mod jobber_auth;
 mod jobber_webhook;
+mod jobnimbus_webhook;
 mod jobs;
 pub mod rate_limit;
 mod state;
@@ -39,6 +40,7 @@ type Apis = (
     jobber_auth::JobberAuthApi,
     jobber_webhook::JobberWebhookApi,
     job_files::JobFilesApi,
+    jobnimbus_webhook::JobNimbusWebhookApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -52,6 +54,7 @@ fn service() -> OpenApiService<Apis, ()> {
             jobber_auth::JobberAuthApi,
             jobber_webhook::JobberWebhookApi,
             job_files::JobFilesApi,
+            jobnimbus_webhook::JobNimbusWebhookApi,
         ),
         TITLE,
         VERSION,
@@ -60,7 +63,8 @@ fn service() -> OpenApiService<Apis, ()> {
         "Event-sourced integration backend for field-service CRMs (Jobber, JobNimbus).\n\n\
          Every request under `/auth/` and `/api/` counts against a per-client rate limit; \
          over it, the answer is 429 problem+json with code `rate_limited` and a `Retry-After` \
-         header in seconds. Health, metrics, docs and this spec are never limited.",
+         header in seconds. Health, metrics, docs, this spec and the CRMs' webhooks \
+         (`/api/v1/webhooks/…`) are never limited.",
     )
 }
 

@@ -27,6 +27,9 @@ pub struct AppState {
     pub photo_sync: Option<adapters::sync::PhotoSync>,
     /// Jobber OAuth connections; `None` when the Jobber app is not configured.
     pub jobber: Option<adapters::jobber::JobberConnections>,
+    /// JobNimbus webhooks: the token and the inbox; `None` unless both `JOBNIMBUS_API_KEY`
+    /// and `JOBNIMBUS_WEBHOOK_SECRET` are set.
+    pub jobnimbus_webhooks: Option<adapters::jobnimbus::webhook_inbox::WebhookReceiver>,
     /// Per-client budgets of `/auth/…` and `/api/…`.
     pub rate_limiter: RateLimiter,
 }

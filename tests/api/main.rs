@@ -15,6 +15,7 @@ mod event_store;
 mod http_basics;
 mod integration_api;
 mod jobber_auth;
+mod jobnimbus_webhooks;
 mod jobs_api;
 mod openapi;
 mod photos_api;

@@ -25,8 +25,8 @@ use tracing::Instrument;
 use super::dto::{ErrorBody, FilesEnvelope, ResultsEnvelope};
 use super::error::{ClientError, TransientFailure};
 use super::mapping::{
-    file_from_value, job_from_value, listed_contact, listed_job, Listed, PulledContact, PulledFile,
-    PulledJob, RejectedRecord,
+    contact_from_value, file_from_value, job_from_value, listed_contact, listed_job, Listed,
+    PulledContact, PulledFile, PulledJob, RejectedRecord,
 };
 
 /// The production API base.
@@ -427,23 +427,39 @@ impl JobNimbusClient {
 
     /// One job by jnid; `None` when JobNimbus does not know it (404).
     pub async fn fetch_job_by_id(&self, jnid: &str) -> Result<Option<PulledJob>, ClientError> {
+        self.fetch_by_id("jobs", jnid, job_from_value).await
+    }
+
+    /// One contact by jnid; `None` when JobNimbus does not know it (404).
+    pub async fn fetch_contact_by_id(
+        &self,
+        jnid: &str,
+    ) -> Result<Option<PulledContact>, ClientError> {
+        self.fetch_by_id("contacts", jnid, contact_from_value).await
+    }
+
+    /// `GET /{resource}/{jnid}` mapped by `map`; `None` on a 404.
+    async fn fetch_by_id<T>(
+        &self,
+        resource: &'static str,
+        jnid: &str,
+        map: fn(Value) -> Result<T, RejectedRecord>,
+    ) -> Result<Option<T>, ClientError> {
         check_jnid(jnid)?;
-        let answer = self.get(&["jobs", jnid], &[], true).await?;
+        let answer = self.get(&[resource, jnid], &[], true).await?;
         let Answer::Body(body) = answer else {
             return Ok(None);
         };
         let raw: Value = serde_json::from_str(&body).map_err(|e| ClientError::Decode {
             method: "GET".into(),
-            path: format!("/jobs/{jnid}"),
+            path: format!("/{resource}/{jnid}"),
             detail: format!("body is not JSON: {e}"),
         })?;
-        job_from_value(raw)
-            .map(Some)
-            .map_err(|rejected| ClientError::Decode {
-                method: "GET".into(),
-                path: format!("/jobs/{jnid}"),
-                detail: format!("job cannot be mapped: {}", rejected.reason),
-            })
+        map(raw).map(Some).map_err(|rejected| ClientError::Decode {
+            method: "GET".into(),
+            path: format!("/{resource}/{jnid}"),
+            detail: format!("record cannot be mapped: {}", rejected.reason),
+        })
     }
 
     /// Every file linked to the job (`related.id` = jnid), all pages, oldest first.
@@ -1578,6 +1594,35 @@ mod tests {
 
         assert_eq!(job.jnid, jnid);
         assert_eq!(job.id.as_str(), format!("jobnimbus:{jnid}"));
+        assert_eq!(missing, None);
+        assert!(
+            matches!(refused, ClientError::InvalidRequest(_)),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_contact_fetched_by_id_is_mapped_and_an_unknown_id_is_none() {
+        let sandbox = start(sandbox_config(20, FaultConfig::default())).await;
+        let client = client(&sandbox);
+        let jnid = sandbox.handle().random_jnid(Resource::Contacts).unwrap();
+        let raw = sandbox.handle().get(Resource::Contacts, &jnid).unwrap();
+
+        let contact = client.fetch_contact_by_id(&jnid).await.unwrap().unwrap();
+        let missing = client.fetch_contact_by_id("doesnotexist").await.unwrap();
+        let refused = client.fetch_contact_by_id("../jobs").await.unwrap_err();
+
+        assert_eq!(contact.jnid, jnid);
+        assert_eq!(contact.id.as_str(), format!("jobnimbus:{jnid}"));
+        assert_eq!(
+            contact.date_updated.timestamp(),
+            raw["date_updated"].as_i64().unwrap()
+        );
+        assert_eq!(
+            contact.snapshot,
+            contact_from_value(raw).unwrap().snapshot,
+            "the same mapping as a listed contact"
+        );
         assert_eq!(missing, None);
         assert!(
             matches!(refused, ClientError::InvalidRequest(_)),

@@ -346,7 +346,7 @@ pub(crate) fn job_from_value(raw: Value) -> Result<PulledJob, RejectedRecord> {
     map_record::<JobDto, PulledJob>(raw)
 }
 
-#[cfg(test)] // lists read contacts from text (`listed_contact`)
+/// A single contact (`GET /contacts/{jnid}`); lists read contacts from text (`listed_contact`).
 pub(crate) fn contact_from_value(raw: Value) -> Result<PulledContact, RejectedRecord> {
     map_record::<ContactDto, PulledContact>(raw)
 }

@@ -8,6 +8,7 @@ mod dto;
 mod error;
 mod mapping;
 pub mod sandbox;
+pub mod webhook_inbox;
 mod writes;
 
 pub use client::{

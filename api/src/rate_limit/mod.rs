@@ -40,11 +40,19 @@ pub enum Group {
 
 impl Group {
     /// The group a request path belongs to; `None` for what is never limited (health,
-    /// metrics, docs, the spec, embed pages).
+    /// metrics, docs, the spec, embed pages, the CRMs' webhooks).
     pub fn of_path(path: &str) -> Option<Group> {
         // `//api/…` is limited like `/api/…`: whatever a proxy in front or a future router
         // makes of the extra slash, it must not be a way around the limit.
         let path = path.trim_start_matches('/');
+        // A CRM delivers its webhooks in bursts from a few addresses, and a refused delivery
+        // is a lost change (JobNimbus retries a few times, Jobber may disable the app). They
+        // authenticate (token, signature) before touching the database, so a flood costs
+        // what health checks cost (docs/adr/0009-jobnimbus-webhook-inbox.md). Exact paths
+        // only: `/api/v1/webhooks/../jobs` and the like stay limited.
+        if WEBHOOK_PATHS.contains(&path) {
+            return None;
+        }
         let first = path.split('/').next().unwrap_or_default();
         match first {
             "auth" => Some(Group::Auth),
@@ -61,6 +69,9 @@ impl Group {
         }
     }
 }
+
+/// Webhook endpoints, without the leading slash: never limited.
+const WEBHOOK_PATHS: &[&str] = &["api/v1/webhooks/jobnimbus", "api/v1/webhooks/jobber"];
 
 /// One group's budget per client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,13 +217,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auth_and_api_paths_are_limited_and_the_rest_is_not() {
+    fn auth_and_api_paths_are_limited_and_the_rest_and_the_webhooks_are_not() {
         let cases = [
             ("/auth/jobber/authorize", Some(Group::Auth)),
             ("/auth", Some(Group::Auth)),
             ("//auth/jobber/callback", Some(Group::Auth)),
             ("/api/v1/jobs", Some(Group::Api)),
             ("///api/v1/jobs", Some(Group::Api)),
+            ("/api/v1/webhooks/jobnimbus", None),
+            ("//api/v1/webhooks/jobber", None),
+            ("/api/v1/webhooks/jobnimbus/", Some(Group::Api)),
+            ("/api/v1/webhooks/../jobs", Some(Group::Api)),
+            ("/api/v1/webhooks/other", Some(Group::Api)),
+            ("/api/v1/webhooks", Some(Group::Api)),
             ("/health/live", None),
             ("/metrics", None),
             ("/docs", None),
