@@ -426,15 +426,24 @@ async fn runs_of_one_resource_never_overlap(backend: Backend) {
     .await;
     let engine = crm::engine(&t, &sandbox);
     let other = crm::engine(&t, &sandbox);
-    let (a, b) = tokio::join!(
-        engine.sync_once(request(SyncMode::Full)),
-        // Another engine stands for another instance: the advisory lock (PostgreSQL) or the
-        // process-wide slot (SQLite, one process) must stop it.
-        async {
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            other.sync_once(request(SyncMode::Full)).await
-        }
-    );
+    let first = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.sync_once(request(SyncMode::Full)).await }
+    });
+    // The first run holds the run lock before its first request to the CRM; waiting for
+    // that request (rather than a fixed head start) keeps the order under any load.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sandbox.handle().fault_stats().requests == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Another engine stands for another instance: the advisory lock (PostgreSQL) or the
+    // process-wide slot (SQLite, one process) must stop it while the first run pages.
+    let b = other.sync_once(request(SyncMode::Full)).await;
+    let a = first.await.expect("the first run's task");
     let a = a.expect("the first run goes ahead");
     assert_eq!(a.outcome.created, 200);
     assert!(
