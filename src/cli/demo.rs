@@ -1,5 +1,5 @@
 //! `unified-crm demo`: everything on one machine with no credentials — a sandbox JobNimbus
-//! on loopback, an embedded SQLite database, the server, and a first import — then the URLs
+//! on loopback, an embedded SQLite database, the server, a first import and photo pull — then the URLs
 //! and a ready-to-paste curl.
 
 use std::path::{Path, PathBuf};
@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use adapters::jobber::sandbox::{JobberSandboxConfig, RunningJobberSandbox, SandboxJobber};
 use adapters::jobnimbus::sandbox::{SandboxConfig, SandboxJobNimbus};
-use adapters::store::DatabaseTarget;
-use adapters::sync::{SyncReport, SyncRequest};
+use adapters::store::{DatabaseTarget, Db};
+use adapters::sync::{PhotoSyncCaller, SyncReport, SyncRequest};
 use base64::Engine;
-use domain::{SyncMode, SyncResource, SyncTrigger};
+use domain::{JobId, SyncMode, SyncResource, SyncTrigger};
+use projections::job_mirror::{self, query::JobQuery};
 use secrecy::SecretString;
 
 use crate::config::{JobberApp, Settings};
@@ -63,6 +64,25 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
             .wait_for(position, Duration::from_secs(60))
             .await?;
     }
+    if let Some(photo_sync) = &state.photo_sync {
+        let jobs = active_jobs(&state.db).await?;
+        println!(
+            "unified-crm demo: pulling the photos and documents of {} jobs…",
+            jobs.len()
+        );
+        let caller = PhotoSyncCaller::with_new_request_id("demo");
+        let report = photo_sync.sync_jobs(jobs, &caller).await;
+        println!(
+            "  photos: {} jobs, {} photos, {} documents, {} failed",
+            report.succeeded, report.photos, report.documents, report.failed
+        );
+        if let Some(position) = report.last_position {
+            state
+                .progress
+                .wait_for(position, Duration::from_secs(60))
+                .await?;
+        }
+    }
 
     let key = internal_key;
     // The demo's whole point is these lines, so they go to stdout for the person.
@@ -77,6 +97,9 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs?limit=5'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/contacts?limit=5'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/logs'");
+    if let Some(job) = active_jobs(&state.db).await?.first() {
+        println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/photos'");
+    }
     println!("  curl -X POST -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/jobs'");
     println!(
         "Sandbox JobNimbus: {} (Authorization: Bearer {sandbox_key})",
@@ -154,4 +177,23 @@ fn remove_database(path: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every active job of the mirror, page by page.
+async fn active_jobs(db: &Db) -> Result<Vec<JobId>, Box<dyn std::error::Error>> {
+    let mut jobs = Vec::new();
+    let mut query = JobQuery {
+        limit: 200,
+        ..JobQuery::default()
+    };
+    loop {
+        let page = job_mirror::query::list(db, &query).await?;
+        for row in page.rows {
+            jobs.push(row.job_id.parse::<JobId>()?);
+        }
+        match page.next {
+            Some(after) => query.after = Some(after),
+            None => return Ok(jobs),
+        }
+    }
 }

@@ -280,6 +280,7 @@ async fn the_demo_imports_from_its_sandbox_and_its_printed_curl_works() {
         .unwrap();
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap();
+    let photos = photos_of_the_printed_job(&printed, key).await;
     demo.kill().unwrap();
     demo.wait().unwrap();
     assert_eq!(status, 200, "{body}");
@@ -287,4 +288,38 @@ async fn the_demo_imports_from_its_sandbox_and_its_printed_curl_works() {
     assert!(printed
         .iter()
         .any(|l| l.contains("jobs") && l.contains("created")));
+    let pulled = printed
+        .iter()
+        .find(|l| l.trim_start().starts_with("photos:"))
+        .unwrap_or_else(|| panic!("no photo pull in {printed:?}"));
+    // "photos: 491 jobs, 1513 photos, 506 documents, 0 failed"
+    let counts: Vec<u64> = pulled
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(counts[0] > 0 && counts[1] > 0, "{pulled}");
+    assert_eq!(counts[3], 0, "no job failed: {pulled}");
+    // The photo pull ran for the printed job: its listing answers, with categories.
+    let listed = photos["items"].as_array().expect("a photo list");
+    assert!(
+        listed.iter().all(|p| p["qcCategory"].is_string()),
+        "{photos}"
+    );
+}
+
+/// Follows the demo's printed photos curl.
+async fn photos_of_the_printed_job(printed: &[String], key: &str) -> serde_json::Value {
+    let curl = printed
+        .iter()
+        .find(|l| l.contains("curl -H") && l.ends_with("/photos'"))
+        .unwrap_or_else(|| panic!("no photos curl in {printed:?}"));
+    let url = curl.split('\'').nth(3).expect("a quoted URL");
+    let response = reqwest::Client::new()
+        .get(url)
+        .header("x-internal-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }
