@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use adapters::sync::{PhotoSyncCaller, PhotoSyncReport};
+use adapters::sync::PhotoSyncCaller;
 use chrono::{DateTime, Utc};
 use domain::{CrmSource, FileKind, JobId, QcCategory};
 use poem::web::Data;
@@ -238,7 +238,9 @@ impl JobFilesApi {
         let report = tokio::spawn(async move { photo_sync.sync_jobs(job_ids, &caller).await })
             .await
             .map_err(|e| ApiError::internal(&e))?;
-        let caught_up = wait_for_read_models(&state, &report).await;
+        let caught_up = state
+            .wait_for_read_models(report.last_position, "a photo sync")
+            .await;
         Ok(SyncResponse::Ok(Json(PhotoSyncResult {
             total: report.total,
             succeeded: report.succeeded,
@@ -374,25 +376,6 @@ async fn recent_jobnimbus_jobs(state: &AppState, limit: i64) -> Result<Vec<JobId
         job_ids.push(job_id);
     }
     Ok(job_ids)
-}
-
-/// Waits, at most the read-your-writes timeout, for every projection to apply the sync's
-/// last event. Running out of time is not an error: the sync is committed.
-async fn wait_for_read_models(state: &AppState, report: &PhotoSyncReport) -> bool {
-    let Some(position) = report.last_position else {
-        return true;
-    };
-    match state
-        .progress
-        .wait_for(position, state.read_your_writes_timeout)
-        .await
-    {
-        Ok(()) => true,
-        Err(timed_out) => {
-            tracing::warn!(error = %timed_out, "answering a photo sync before the read models caught up");
-            false
-        }
-    }
 }
 
 fn store_unavailable(error: &adapters::store::StoreError) -> ApiError {

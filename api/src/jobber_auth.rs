@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 
 use adapters::jobber::{ConnectionFailure, JobberError, RefreshOutcome, RefreshTrigger};
-use adapters::store::LogPosition;
 use chrono::{DateTime, Utc};
 use domain::{ConnectionStatus, UserId};
 use poem::web::Data;
@@ -199,7 +198,9 @@ impl JobberAuthApi {
                 }
                 other => failure(other),
             })?;
-        wait_for_read_models(&state, connected.position).await;
+        state
+            .wait_for_read_models(connected.position, "a Jobber connection change")
+            .await;
         Ok(CallbackResponse::Ok(Json(JobberConnected {
             status: JobberConnectionStatus::Authenticated,
             user_id: connected.user.to_string(),
@@ -284,7 +285,9 @@ impl JobberAuthApi {
             )
             .await
             .map_err(failure)?;
-        wait_for_read_models(&state, position).await;
+        state
+            .wait_for_read_models(position, "a Jobber connection change")
+            .await;
         let connection = jobber.state(&user).await.map_err(failure)?;
         Ok(RefreshResponse::Ok(Json(JobberRefreshResult {
             status: connection.status().into(),
@@ -315,7 +318,9 @@ impl JobberAuthApi {
             .disconnect(&user, Utc::now(), actor("disconnect_endpoint"))
             .await
             .map_err(failure)?;
-        wait_for_read_models(&state, position).await;
+        state
+            .wait_for_read_models(position, "a Jobber connection change")
+            .await;
         Ok(DisconnectResponse::Ok(Json(JobberDisconnected {
             status: JobberConnectionStatus::Revoked,
             jobber_notified,
@@ -346,17 +351,6 @@ fn actor(action: &str) -> HashMap<String, String> {
         ("actor".to_string(), "api".to_string()),
         ("action".to_string(), action.to_string()),
     ])
-}
-
-/// Read-your-writes: the status a caller asks for next shows this change. Bounded; a
-/// timeout only means the read models show it a little later.
-async fn wait_for_read_models(state: &AppState, position: Option<LogPosition>) {
-    if let Some(position) = position {
-        let _ = state
-            .progress
-            .wait_for(position, state.read_your_writes_timeout)
-            .await;
-    }
 }
 
 /// Picks the HTTP answer for a failed use case; the seed's messages where it has one.

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use adapters::store::{Db, EventLog};
+use adapters::store::{Db, EventLog, LogPosition};
 use adapters::sync::SyncEngine;
 use metrics_exporter_prometheus::PrometheusHandle;
 use projections::ProjectionProgress;
@@ -30,6 +30,31 @@ pub struct AppState {
     /// JobNimbus webhooks: the token and the inbox; `None` unless both `JOBNIMBUS_API_KEY`
     /// and `JOBNIMBUS_WEBHOOK_SECRET` are set.
     pub jobnimbus_webhooks: Option<adapters::jobnimbus::webhook_inbox::WebhookReceiver>,
+    /// Embed links and the panels they open.
+    pub embed: crate::embed::EmbedPanels,
     /// Per-client budgets of `/auth/…` and `/api/…`.
     pub rate_limiter: RateLimiter,
+}
+
+impl AppState {
+    /// Read-your-writes: waits, at most `read_your_writes_timeout`, for every projection to
+    /// apply the event at `position` (nothing to wait for when the command appended nothing).
+    /// Running out of time is not an error — the write is committed, and a 5xx would invite a
+    /// retry that redoes it — so it is logged and reported as `false` for the answer to say.
+    pub async fn wait_for_read_models(&self, position: Option<LogPosition>, what: &str) -> bool {
+        let Some(position) = position else {
+            return true;
+        };
+        match self
+            .progress
+            .wait_for(position, self.read_your_writes_timeout)
+            .await
+        {
+            Ok(()) => true,
+            Err(timed_out) => {
+                tracing::warn!(error = %timed_out, "answering {what} before the read models caught up");
+                false
+            }
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! `errorMessage`, `createdAt`) are kept so its users can switch; ours follow them.
 
 use adapters::store::StoreError;
-use adapters::sync::{SyncError, SyncReport, SyncRequest};
+use adapters::sync::{SyncError, SyncRequest};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::Query;
@@ -315,7 +315,9 @@ async fn run_manual(
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| sync_error(&e))?;
     // Failed runs wait too, so the run the 502 names is already in the sync log.
-    let caught_up = wait_for_read_models(state, &report).await;
+    let caught_up = state
+        .wait_for_read_models(report.last_position, "a manual sync")
+        .await;
     let status = match report.status {
         domain::SyncStatus::Success => SyncRunStatus::Success,
         domain::SyncStatus::Partial => SyncRunStatus::Partial,
@@ -354,30 +356,6 @@ async fn run_manual(
         caught_up,
         run_id: report.run_id,
     })
-}
-
-/// Waits, at most the read-your-writes timeout, for every projection to apply the run's last
-/// event. Running out of time is not an error: the run is committed, and a 5xx would invite
-/// a retry that redoes it; the answer says so in `caughtUp` instead.
-async fn wait_for_read_models(state: &AppState, report: &SyncReport) -> bool {
-    let Some(position) = report.last_position else {
-        return true;
-    };
-    match state
-        .progress
-        .wait_for(position, state.read_your_writes_timeout)
-        .await
-    {
-        Ok(()) => true,
-        Err(timed_out) => {
-            tracing::warn!(
-                run_id = %report.run_id,
-                error = %timed_out,
-                "answering a manual sync before the read models caught up"
-            );
-            false
-        }
-    }
 }
 
 fn sync_error(error: &SyncError) -> ApiError {
