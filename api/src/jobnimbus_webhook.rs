@@ -32,7 +32,9 @@ pub enum InboxActionDto {
     RefetchContact,
     /// No `type` was sent: whichever of job or contact has this jnid will be refetched.
     RefetchJobOrContact,
-    /// A kind of record we do not mirror (task, activity, file…): kept for audits only.
+    /// A file changed: the file listings of the jobs it is linked to will be resynced.
+    RefreshFileJobs,
+    /// A kind of record we do not mirror (task, activity…): kept for audits only.
     Ignore,
 }
 
@@ -42,6 +44,7 @@ impl From<InboxAction> for InboxActionDto {
             InboxAction::RefetchJob => InboxActionDto::RefetchJob,
             InboxAction::RefetchContact => InboxActionDto::RefetchContact,
             InboxAction::RefetchJobOrContact => InboxActionDto::RefetchJobOrContact,
+            InboxAction::RefreshFileJobs => InboxActionDto::RefreshFileJobs,
             InboxAction::Ignore => InboxActionDto::Ignore,
         }
     }

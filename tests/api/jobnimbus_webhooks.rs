@@ -27,6 +27,7 @@ use crate::support::{Backend, TestApp, TestDb};
 on_both_backends!(
     two_hundred_deliveries_of_one_hundred_changes_make_exactly_one_hundred_mirror_updates,
     a_job_and_a_contact_created_in_jobnimbus_reach_the_mirror_by_webhook_alone,
+    a_photo_attached_in_jobnimbus_reaches_the_jobs_photos_by_webhook_alone,
     the_echo_of_a_record_the_mirror_already_holds_appends_nothing,
     a_delivery_without_a_type_refetches_whichever_record_has_the_jnid,
     deliveries_without_the_token_or_a_record_are_refused_and_store_nothing,
@@ -377,6 +378,53 @@ async fn a_job_and_a_contact_created_in_jobnimbus_reach_the_mirror_by_webhook_al
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].event_type, "JobSnapshotRecorded");
     let metadata: Value = serde_json::from_str(&recorded[0].metadata).unwrap();
+    assert_eq!(metadata["actor"], "jobnimbus_webhook");
+}
+
+async fn a_photo_attached_in_jobnimbus_reaches_the_jobs_photos_by_webhook_alone(backend: Backend) {
+    // Arrange: a mirrored job whose files were synced, and an automation posting to us.
+    let t = TestDb::new(backend).await;
+    let sandbox = crm::jobnimbus(5, 5, FaultConfig::default()).await;
+    let app = spawn(&t, &sandbox).await;
+    full_sync(&app, SyncResource::Jobs).await;
+    let handle = sandbox.handle();
+    let job = handle.random_jnid(Resource::Jobs).unwrap();
+    let job_id = format!("jobnimbus:{job}");
+    let synced = app
+        .post_internal(&format!("/api/v1/sync/photos?jobId={job_id}"))
+        .await;
+    assert_eq!(synced.status(), 200);
+    let photos_url = format!("/api/v1/jobs/{job_id}/photos");
+    let before: Value = app.get_internal(&photos_url).await.json().await.unwrap();
+    handle.set_webhook(Some(WebhookConfig::new(hook_url(&app))));
+
+    // Act: a user attaches a photo in the web app; only its webhook tells us.
+    let photo = handle
+        .attach_photo(&job, "roof-after.jpg", "After: new shingles")
+        .unwrap();
+    handle.flush_webhooks().await;
+    let counts = settle(&t, &app).await;
+
+    // Assert: the job's photos list it, categorised, beside the ones it had.
+    let after: Value = app.get_internal(&photos_url).await.json().await.unwrap();
+    let listed = |list: &Value| list["items"].as_array().unwrap().len();
+    assert_eq!(listed(&after), listed(&before) + 1, "{after}");
+    let added = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == photo.as_str())
+        .unwrap_or_else(|| panic!("{photo} not listed: {after}"));
+    assert_eq!(added["qcCategory"], "AFTER", "{added}");
+    assert_eq!(counts.dead, 0, "{counts:?}");
+    let attached: Vec<StoredEvent> = all_events(&t.db)
+        .await
+        .into_iter()
+        .filter(|e| e.aggregate_id == job_id && e.event_type == "JobFileAttached")
+        .filter(|e| e.payload.contains(&photo))
+        .collect();
+    assert_eq!(attached.len(), 1, "attached once");
+    let metadata: Value = serde_json::from_str(&attached[0].metadata).unwrap();
     assert_eq!(metadata["actor"], "jobnimbus_webhook");
 }
 

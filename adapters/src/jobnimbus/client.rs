@@ -510,6 +510,32 @@ impl JobNimbusClient {
         }
     }
 
+    /// One file's metadata by jnid (its `related` jobs included); `None` when no file has
+    /// it. `GET /files/{jnid}` answers the bytes (a redirect), not the record, so the file is
+    /// looked up through the list's filter instead.
+    pub async fn fetch_file_by_id(&self, jnid: &str) -> Result<Option<PulledFile>, ClientError> {
+        check_jnid(jnid)?;
+        let filter = json!({ "must": [{ "term": { "jnid": jnid } }] }).to_string();
+        let params = list_params(ListSort::CreatedAscending, 0, 10, Some(filter));
+        let body = self.get_body(&["files"], &params).await?;
+        let envelope: FilesEnvelope = decode(&body, "/files")?;
+        // The filter is not trusted to have been applied: the record must carry the jnid.
+        let Some(raw) = envelope
+            .files
+            .into_iter()
+            .find(|raw| raw.get("jnid").and_then(Value::as_str) == Some(jnid))
+        else {
+            return Ok(None);
+        };
+        file_from_value(raw)
+            .map(Some)
+            .map_err(|rejected| ClientError::Decode {
+                method: "GET".into(),
+                path: "/files".into(),
+                detail: format!("file cannot be mapped: {}", rejected.reason),
+            })
+    }
+
     /// The job's photos: files of type 2 / "Photo", or with an `image/*` content type.
     pub async fn fetch_job_photos(&self, job_jnid: &str) -> Result<Vec<PulledFile>, ClientError> {
         let mut files = self.fetch_attachments(job_jnid).await?;
@@ -1628,6 +1654,21 @@ mod tests {
             matches!(refused, ClientError::InvalidRequest(_)),
             "{refused}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_file_fetched_by_id_names_its_jobs_and_an_unknown_id_is_none() {
+        let sandbox = start(sandbox_config(20, FaultConfig::default())).await;
+        let client = client(&sandbox);
+        let jnid = sandbox.handle().random_jnid(Resource::Files).unwrap();
+        let raw = sandbox.handle().get(Resource::Files, &jnid).unwrap();
+
+        let file = client.fetch_file_by_id(&jnid).await.unwrap().unwrap();
+        let missing = client.fetch_file_by_id("doesnotexist").await.unwrap();
+
+        assert_eq!(file, file_from_value(raw).unwrap());
+        assert!(!file.related_job_ids.is_empty(), "{file:?}");
+        assert_eq!(missing, None);
     }
 
     #[tokio::test]

@@ -220,6 +220,31 @@ impl SandboxHandle {
             .map(Value::Object)
     }
 
+    /// A photo attached to `job` in the web app (as a user would, so the automation
+    /// announces it): `filename` and `description` as given, type Photo. Returns its jnid.
+    pub fn attach_photo(
+        &self,
+        job: &str,
+        filename: &str,
+        description: &str,
+    ) -> Result<String, SandboxError> {
+        let now = self.shared.clock.now();
+        let mut file = Map::new();
+        file.insert("filename".into(), Value::from(filename));
+        file.insert("content_type".into(), Value::from("image/jpeg"));
+        file.insert("size".into(), Value::from(48_213));
+        file.insert("description".into(), Value::from(description));
+        file.insert("record_type".into(), Value::from(2));
+        file.insert("record_type_name".into(), Value::from("Photo"));
+        file.insert("is_private".into(), Value::from(false));
+        self.shared.apply(false, |store| {
+            let jnid = store.reserve_jnid();
+            store
+                .add_file(&jnid, file, &[job.to_owned()], now, Author::default())
+                .map(|_| jnid)
+        })
+    }
+
     /// Adds `n` generated jobs (with files, notes and tasks) created now; returns their jnids.
     pub fn add_jobs(&self, n: usize) -> Vec<String> {
         let now = self.shared.clock.now();

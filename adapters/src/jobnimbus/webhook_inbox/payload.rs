@@ -72,19 +72,17 @@ impl RecordKind {
 
     /// What the processor does with a change of this kind.
     ///
-    /// The extension point for other record kinds: `File` is `Ignore` until file pulls can
-    /// refresh the linked job's files from a webhook (a new action here, handled in the
+    /// The extension point for other record kinds (a new action here, handled in the
     /// processor); rows already stored keep the action they were stored with.
     pub fn action(&self) -> InboxAction {
         match self {
             RecordKind::Job => InboxAction::RefetchJob,
             RecordKind::Contact => InboxAction::RefetchContact,
+            RecordKind::File => InboxAction::RefreshFileJobs,
             // JobNimbus jnids are unique across record types: the record is whichever of
             // the two answers.
             RecordKind::Unknown => InboxAction::RefetchJobOrContact,
-            RecordKind::Task | RecordKind::Activity | RecordKind::File | RecordKind::Other(_) => {
-                InboxAction::Ignore
-            }
+            RecordKind::Task | RecordKind::Activity | RecordKind::Other(_) => InboxAction::Ignore,
         }
     }
 }
@@ -98,6 +96,9 @@ pub enum InboxAction {
     RefetchContact,
     /// No `type` in the payload: the job if JobNimbus has one by that jnid, else the contact.
     RefetchJobOrContact,
+    /// A file changed: look it up by jnid and resync the file listing of every job it is
+    /// linked to (a job's files are recorded as one complete listing, never one by one).
+    RefreshFileJobs,
     /// A kind we do not mirror: stored for auditors, never fetched.
     Ignore,
 }
@@ -108,6 +109,7 @@ impl InboxAction {
             InboxAction::RefetchJob => "refetch_job",
             InboxAction::RefetchContact => "refetch_contact",
             InboxAction::RefetchJobOrContact => "refetch_job_or_contact",
+            InboxAction::RefreshFileJobs => "refresh_file_jobs",
             InboxAction::Ignore => "ignore",
         }
     }
@@ -118,6 +120,7 @@ impl InboxAction {
             InboxAction::RefetchJob,
             InboxAction::RefetchContact,
             InboxAction::RefetchJobOrContact,
+            InboxAction::RefreshFileJobs,
             InboxAction::Ignore,
         ]
         .into_iter()
@@ -242,27 +245,38 @@ mod tests {
     }
 
     #[test]
-    fn kinds_we_do_not_mirror_are_ignored_and_attachments_are_files() {
+    fn kinds_we_do_not_mirror_are_ignored_and_attachments_refresh_their_jobs_files() {
         let cases = [
             (
                 r#"{"jnid":"t1","type":"task","date_updated":5}"#,
                 RecordKind::Task,
+                InboxAction::Ignore,
             ),
-            (r#"{"jnid":"a1","type":"activity"}"#, RecordKind::Activity),
+            (
+                r#"{"jnid":"a1","type":"activity"}"#,
+                RecordKind::Activity,
+                InboxAction::Ignore,
+            ),
             (
                 include_str!("../fixtures/webhook_attachment.json"),
                 RecordKind::File,
+                InboxAction::RefreshFileJobs,
             ),
-            (r#"{"jnid":"f1","type":"File"}"#, RecordKind::File),
+            (
+                r#"{"jnid":"f1","type":"File"}"#,
+                RecordKind::File,
+                InboxAction::RefreshFileJobs,
+            ),
             (
                 r#"{"jnid":"w1","type":"Work Order"}"#,
                 RecordKind::Other("work order".into()),
+                InboxAction::Ignore,
             ),
         ];
-        for (body, kind) in cases {
+        for (body, kind, action) in cases {
             let delivery = fixture(body);
             assert_eq!(delivery.kind, kind, "{body}");
-            assert_eq!(delivery.action(), InboxAction::Ignore, "{body}");
+            assert_eq!(delivery.action(), action, "{body}");
         }
     }
 
@@ -365,6 +379,7 @@ mod tests {
             InboxAction::RefetchJob,
             InboxAction::RefetchContact,
             InboxAction::RefetchJobOrContact,
+            InboxAction::RefreshFileJobs,
             InboxAction::Ignore,
         ] {
             assert_eq!(InboxAction::parse(action.as_str()), Some(action));

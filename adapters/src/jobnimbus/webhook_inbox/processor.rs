@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{Contact, ContactCommand, Job, JobCommand};
+use domain::{Contact, ContactCommand, Job, JobCommand, JobError, JobId};
 use rand::Rng;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::jobnimbus::{ClientError, JobNimbusClient, PulledContact, PulledJob};
 use crate::store::{
     AppendSignal, BatchCommand, BatchExecutor, CommandOutcome, Db, LogPosition, StoreError,
 };
+use crate::sync::{JobFilesError, PhotoSync, PhotoSyncCaller};
 
 /// How the processor works through the inbox.
 #[derive(Debug, Clone)]
@@ -107,6 +108,8 @@ pub struct WebhookProcessor {
     client: JobNimbusClient,
     jobs: std::sync::Arc<BatchExecutor<Job>>,
     contacts: std::sync::Arc<BatchExecutor<Contact>>,
+    /// Resyncs the file listings of the jobs a changed file is linked to.
+    files: PhotoSync,
     settings: ProcessorSettings,
     /// Names this processor's leases.
     owner: String,
@@ -125,11 +128,13 @@ impl WebhookProcessor {
     ) -> Self {
         Self {
             inbox,
-            client,
             jobs: std::sync::Arc::new(BatchExecutor::new(db, signal)),
             contacts: std::sync::Arc::new(BatchExecutor::new(db, signal)),
+            // One job at a time: a file is linked to one job, seldom a few.
+            files: PhotoSync::new(db, signal, client.clone(), 1),
             settings,
             owner: Uuid::new_v4().to_string(),
+            client,
         }
     }
 
@@ -162,12 +167,19 @@ impl WebhookProcessor {
         async {
             let claimed = group(rows);
             report.records = claimed.len();
-            let mut fetched = Vec::with_capacity(claimed.len());
-            for record in claimed {
+            let (files, records): (Vec<_>, Vec<_>) = claimed
+                .into_iter()
+                .partition(|record| record.action == Some(InboxAction::RefreshFileJobs));
+            let mut fetched = Vec::with_capacity(records.len());
+            for record in records {
                 let result = self.refetch(&record).await;
                 fetched.push((record, result));
             }
             self.record(fetched, now, &mut report).await?;
+            for record in files {
+                let result = self.refresh_file_jobs(&record, &mut report).await?;
+                self.settle(&record, result, now, &mut report).await?;
+            }
             tracing::info!(
                 records = report.records,
                 changed = report.changed,
@@ -204,12 +216,15 @@ impl WebhookProcessor {
                 Fetched::NotFound => contact().await,
                 found => Ok(found),
             },
-            // Ignored rows are stored finished; one pending here was written by a version
-            // that knew an action this one does not.
-            Some(InboxAction::Ignore) | None => Err(ClientError::InvalidRequest(format!(
-                "no refetch for a row with action of kind {}",
-                record.kind
-            ))),
+            // File records are refreshed by `refresh_file_jobs`; ignored rows are stored
+            // finished; one pending here was written by a version that knew an action this
+            // one does not.
+            Some(InboxAction::RefreshFileJobs | InboxAction::Ignore) | None => {
+                Err(ClientError::InvalidRequest(format!(
+                    "no refetch for a row with action of kind {}",
+                    record.kind
+                )))
+            }
         }
     }
 
@@ -273,77 +288,151 @@ impl WebhookProcessor {
             }
         }
 
-        for (index, (record, result)) in fetched.iter().enumerate() {
-            let key = (record.kind.as_str(), record.jnid.as_str());
-            // Holds the error text a `Finish` borrows.
-            let error: String;
-            let (finish, outcome) = match (result, applied.get(&index)) {
-                (Ok(Fetched::NotFound), _) => (
-                    Finish::Done {
-                        note:
-                            "not found in JobNimbus; deletions are recorded by the reconcile sync",
-                    },
-                    Outcome::NotFound,
+        for (index, (record, result)) in fetched.into_iter().enumerate() {
+            let result = match (result, applied.remove(&index)) {
+                (Ok(Fetched::NotFound), _) => RecordResult::NotFound(
+                    "not found in JobNimbus; deletions are recorded by the reconcile sync",
                 ),
-                (Ok(_), Some(Ok(true))) => (
-                    Finish::Done {
-                        note: "mirror updated",
-                    },
-                    Outcome::Changed,
-                ),
-                (Ok(_), Some(Ok(false))) => (
-                    Finish::Done {
-                        note: "unchanged: the mirror already held this record",
-                    },
-                    Outcome::Unchanged,
-                ),
-                (Ok(_), Some(Err(refusal))) => {
-                    error = format!("refused by the aggregate: {refusal}");
-                    (Finish::Dead { error: &error }, Outcome::Dead)
-                }
+                (Ok(_), Some(Ok(true))) => RecordResult::Changed,
+                (Ok(_), Some(Ok(false))) => RecordResult::Unchanged,
+                (Ok(_), Some(Err(refusal))) => RecordResult::Refused(refusal),
                 // Every command has an outcome; were one missing, the lease runs out and the
                 // rows are claimed again.
                 (Ok(_), None) => continue,
-                (Err(failure), _) => {
-                    error = failure.to_string();
-                    // A bad jnid or a record we cannot map fails the same way every time.
-                    let permanent = matches!(
-                        failure,
-                        ClientError::InvalidRequest(_) | ClientError::Decode { .. }
-                    );
-                    if permanent || record.attempts >= self.settings.max_attempts {
-                        (Finish::Dead { error: &error }, Outcome::Dead)
-                    } else {
-                        let wait = self
-                            .settings
-                            .backoff(record.attempts, rand::thread_rng().gen::<f64>());
-                        tracing::warn!(
-                            kind = key.0,
-                            jnid = key.1,
-                            attempts = record.attempts,
-                            retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                            error = %error,
-                            "webhook refetch failed; will retry"
-                        );
-                        let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                        (Finish::Retry { error: &error, at }, Outcome::Retrying)
-                    }
-                }
+                (Err(failure), _) => RecordResult::Failed(failure),
             };
-            if let Finish::Dead { error } = finish {
-                tracing::error!(
-                    kind = key.0,
-                    jnid = key.1,
-                    attempts = record.attempts,
-                    error,
-                    "webhook record failed for good; its inbox rows are dead"
-                );
-            }
-            outcome.count(report);
-            self.inbox.finish(key, &self.owner, finish, now).await?;
+            self.settle(&record, result, now, report).await?;
         }
         Ok(())
     }
+
+    /// Looks the file up and resyncs the complete file listing of every mirrored job it is
+    /// linked to. A job we do not mirror is skipped (the job sync brings it, with its files).
+    async fn refresh_file_jobs(
+        &self,
+        record: &Claimed,
+        report: &mut ProcessReport,
+    ) -> Result<RecordResult, StoreError> {
+        let file = match self.client.fetch_file_by_id(&record.jnid).await {
+            Ok(Some(file)) => file,
+            // Its jobs are not known any more: the removal is recorded by their next
+            // photo sync, which lists what each job still has.
+            Ok(None) => return Ok(RecordResult::NotFound(
+                "file not found in JobNimbus; its removal is recorded at its job's next photo sync",
+            )),
+            Err(failure) => return Ok(RecordResult::Failed(failure)),
+        };
+        let caller = PhotoSyncCaller {
+            actor: ACTOR.to_string(),
+            request_id: format!("webhook_inbox:{}", record.ids[0]),
+        };
+        let mut changed = false;
+        for job_jnid in &file.related_job_ids {
+            let Ok(job_id) = JobId::jobnimbus(job_jnid) else {
+                continue;
+            };
+            match self.files.sync_job(&job_id, &caller).await {
+                Ok(synced) => {
+                    changed |= synced.events > 0;
+                    report.last_position = report.last_position.max(synced.last_position);
+                }
+                Err(JobFilesError::Refused(JobError::FilesOfUnrecordedJob)) => {}
+                Err(JobFilesError::Refused(refusal)) => {
+                    return Ok(RecordResult::Refused(refusal.to_string()))
+                }
+                Err(JobFilesError::Crm(failure)) => return Ok(RecordResult::Failed(failure)),
+                Err(JobFilesError::Store(failure)) => return Err(failure),
+                Err(failure @ JobFilesError::NotJobNimbus(_)) => {
+                    return Ok(RecordResult::Refused(failure.to_string()))
+                }
+            }
+        }
+        Ok(if changed {
+            RecordResult::Changed
+        } else {
+            RecordResult::Unchanged
+        })
+    }
+
+    /// Settles a record's rows by what became of it: done, retried later with backoff, or
+    /// dead; and counts it. One path, so the report, the metric, the log and the rows agree.
+    async fn settle(
+        &self,
+        record: &Claimed,
+        result: RecordResult,
+        now: DateTime<Utc>,
+        report: &mut ProcessReport,
+    ) -> Result<(), StoreError> {
+        let key = (record.kind.as_str(), record.jnid.as_str());
+        // Holds the error text a `Finish` borrows.
+        let error: String;
+        let (finish, outcome) = match result {
+            RecordResult::NotFound(note) => (Finish::Done { note }, Outcome::NotFound),
+            RecordResult::Changed => (
+                Finish::Done {
+                    note: "mirror updated",
+                },
+                Outcome::Changed,
+            ),
+            RecordResult::Unchanged => (
+                Finish::Done {
+                    note: "unchanged: the mirror already held this record",
+                },
+                Outcome::Unchanged,
+            ),
+            RecordResult::Refused(refusal) => {
+                error = format!("refused by the aggregate: {refusal}");
+                (Finish::Dead { error: &error }, Outcome::Dead)
+            }
+            RecordResult::Failed(failure) => {
+                error = failure.to_string();
+                // A bad jnid or a record we cannot map fails the same way every time.
+                let permanent = matches!(
+                    failure,
+                    ClientError::InvalidRequest(_) | ClientError::Decode { .. }
+                );
+                if permanent || record.attempts >= self.settings.max_attempts {
+                    (Finish::Dead { error: &error }, Outcome::Dead)
+                } else {
+                    let wait = self
+                        .settings
+                        .backoff(record.attempts, rand::thread_rng().gen::<f64>());
+                    tracing::warn!(
+                        kind = key.0,
+                        jnid = key.1,
+                        attempts = record.attempts,
+                        retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        error = %error,
+                        "webhook refetch failed; will retry"
+                    );
+                    let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                    (Finish::Retry { error: &error, at }, Outcome::Retrying)
+                }
+            }
+        };
+        if let Finish::Dead { error } = finish {
+            tracing::error!(
+                kind = key.0,
+                jnid = key.1,
+                attempts = record.attempts,
+                error,
+                "webhook record failed for good; its inbox rows are dead"
+            );
+        }
+        outcome.count(report);
+        self.inbox.finish(key, &self.owner, finish, now).await
+    }
+}
+
+/// What became of one record.
+enum RecordResult {
+    Changed,
+    Unchanged,
+    /// JobNimbus does not have it; the note says what covers that.
+    NotFound(&'static str),
+    /// The aggregate refused what was fetched.
+    Refused(String),
+    Failed(ClientError),
 }
 
 /// Who recorded it and which rows asked for it: the oldest row, and all of them when
