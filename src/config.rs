@@ -12,7 +12,9 @@ use adapters::store::DatabaseTarget;
 use api::rate_limit::{GroupQuota, Policy, RedisTarget};
 use secrecy::{ExposeSecret, SecretString};
 
+mod embed;
 mod jobber;
+pub use embed::EmbedSettings;
 pub use jobber::{JobberApp, JobberSettings};
 
 /// Output format of log lines.
@@ -38,6 +40,7 @@ pub struct Settings {
     pub jobnimbus_app_base_url: String,
     pub jobnimbus: JobNimbusSettings,
     pub jobber: JobberSettings,
+    pub embed: EmbedSettings,
     pub rate_limit: RateLimitSettings,
 }
 
@@ -131,17 +134,36 @@ impl Settings {
         settings: Result<Settings, ConfigError>,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
-        let missing_key = get("INTERNAL_API_KEY")
-            .filter(|v| !v.trim().is_empty())
-            .is_none();
         match settings {
-            Ok(settings) => settings.internal_key_for_serving().map(|_| settings),
-            Err(mut error) if missing_key => {
-                error.0.push(missing_internal_key());
+            Ok(settings) => match settings.serving_problems() {
+                problems if problems.is_empty() => Ok(settings),
+                problems => Err(ConfigError(problems)),
+            },
+            Err(mut error) => {
+                // Only the variables serving needs that are absent: a present but invalid
+                // one is already reported.
+                for (variable, missing) in SERVING_SECRETS {
+                    if get(variable).filter(|v| !v.trim().is_empty()).is_none() {
+                        error.0.push(missing());
+                    }
+                }
                 Err(error)
             }
-            Err(error) => Err(error),
         }
+    }
+
+    /// What serving needs that other commands do not, as problems when absent.
+    fn serving_problems(&self) -> Vec<ConfigProblem> {
+        let present = [
+            self.internal_api_key.is_some(),
+            self.embed.signing_secret.is_some(),
+        ];
+        SERVING_SECRETS
+            .into_iter()
+            .zip(present)
+            .filter(|(_, present)| !present)
+            .map(|((_, missing), _)| missing())
+            .collect()
     }
 
     /// Reads settings through `get` (the environment in production, a map in tests).
@@ -185,6 +207,7 @@ impl Settings {
         }
         let jobnimbus = jobnimbus_settings(&get, &mut problems);
         let jobber = jobber::jobber_settings(&get, &mut problems);
+        let embed = embed::embed_settings(&get, &mut problems);
         let rate_limit = rate_limit_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
@@ -200,6 +223,7 @@ impl Settings {
             jobnimbus_app_base_url,
             jobnimbus,
             jobber,
+            embed,
             rate_limit,
         })
     }
@@ -210,6 +234,14 @@ impl Settings {
         match &self.internal_api_key {
             Some(key) => Ok(key.clone()),
             None => Err(ConfigError(vec![missing_internal_key()])),
+        }
+    }
+
+    /// What serving needs to sign embed links.
+    pub fn embed_secret_for_serving(&self) -> Result<SecretString, ConfigError> {
+        match &self.embed.signing_secret {
+            Some(secret) => Ok(secret.clone()),
+            None => Err(ConfigError(vec![missing_embed_secret()])),
         }
     }
 }
@@ -357,6 +389,22 @@ fn missing_internal_key() -> ConfigProblem {
         "required to serve: it protects the sync and mirror endpoints",
     )
 }
+
+fn missing_embed_secret() -> ConfigProblem {
+    problem(
+        "EMBED_SIGNING_SECRET",
+        "required to serve: it signs the embedded panels' links (at least 32 characters)",
+    )
+}
+
+/// Builds the problem reported when a required secret is absent.
+type MissingSecret = fn() -> ConfigProblem;
+
+/// The secrets `serve` refuses to start without, and the problem each one's absence is.
+const SERVING_SECRETS: [(&str, MissingSecret); 2] = [
+    ("INTERNAL_API_KEY", missing_internal_key),
+    ("EMBED_SIGNING_SECRET", missing_embed_secret),
+];
 
 /// Shortest accepted internal key: long enough that guessing is hopeless.
 const MIN_INTERNAL_KEY_LEN: usize = 16;
@@ -602,10 +650,23 @@ mod tests {
     }
 
     #[test]
-    fn serving_requires_an_internal_key() {
+    fn serving_requires_an_internal_key_and_an_embed_secret() {
         assert!(settings(&[]).unwrap().internal_key_for_serving().is_err());
-        let s = settings(&[("INTERNAL_API_KEY", "0123456789abcdef")]).unwrap();
+        assert!(settings(&[]).unwrap().embed_secret_for_serving().is_err());
+        let vars = [
+            ("INTERNAL_API_KEY", "0123456789abcdef"),
+            ("EMBED_SIGNING_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let s = settings(&vars).unwrap();
         assert!(s.internal_key_for_serving().is_ok());
+        assert!(s.embed_secret_for_serving().is_ok());
+        let map: HashMap<&str, &str> = vars.into_iter().collect();
+        let get = |k: &str| map.get(k).map(|v| v.to_string());
+        assert!(Settings::for_serving(Settings::from_lookup(get), get).is_ok());
+        let only_key = |k: &str| (k == "INTERNAL_API_KEY").then(|| vars[0].1.to_string());
+        let err = Settings::for_serving(Settings::from_lookup(only_key), only_key).unwrap_err();
+        let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
+        assert_eq!(names, ["EMBED_SIGNING_SECRET"]);
     }
 
     #[test]
@@ -615,7 +676,7 @@ mod tests {
         let get = |k: &str| map.get(k).map(|v| v.to_string());
         let err = Settings::for_serving(Settings::from_lookup(get), get).unwrap_err();
         let names: Vec<&str> = err.0.iter().map(|p| p.variable).collect();
-        assert_eq!(names, ["PORT", "INTERNAL_API_KEY"]);
+        assert_eq!(names, ["PORT", "INTERNAL_API_KEY", "EMBED_SIGNING_SECRET"]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use adapters::embed::{EmbedLinks, EmbedSigner};
 use adapters::jobber::{GraphqlClient, JobberConnections, OAuthClient, OAuthConfig, RefreshPolicy};
 use adapters::jobnimbus::webhook_inbox::{
     ProcessorSettings, WebhookInbox, WebhookProcessor, WebhookReceiver, WebhookToken,
@@ -10,6 +11,7 @@ use adapters::jobnimbus::{ClientConfig, JobNimbusClient};
 use adapters::store::{AppendSignal, Db, EventLog, StoreError};
 use adapters::sync::{PhotoSync, SyncEngine, SyncSettings, DEFAULT_PHOTO_SYNC_CONCURRENCY};
 use adapters::vault::{Keyring, TokenVault};
+use api::embed::EmbedPanels;
 use api::rate_limit::RateLimiter;
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
@@ -65,6 +67,7 @@ impl Application {
     /// free port, which tests use).
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
         let internal_api_key = settings.internal_key_for_serving()?;
+        let embed_secret = settings.embed_secret_for_serving()?;
         let db = Db::connect(&settings.database, settings.db_max_connections).await?;
         db.migrate().await?;
         let signal = AppendSignal::new();
@@ -123,6 +126,19 @@ impl Application {
             ));
         }
         let rate_limiter = rate_limiter(&settings.rate_limit).await;
+        let embed = EmbedPanels {
+            links: EmbedLinks::new(
+                &db,
+                &signal,
+                EmbedSigner::new(&embed_secret, settings.embed.token_ttl),
+            ),
+            base_url: settings
+                .embed
+                .dashboard_base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}:{port}", settings.host)),
+            frame_ancestors: settings.embed.frame_ancestors.clone(),
+        };
         let state = AppState {
             log: EventLog::new(db.clone()),
             db,
@@ -135,6 +151,7 @@ impl Application {
             photo_sync,
             jobber,
             jobnimbus_webhooks,
+            embed,
             rate_limiter,
         };
         Ok(Application {

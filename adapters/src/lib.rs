@@ -3,6 +3,9 @@
 
 pub mod store;
 
+/// Signed, short-lived links to the embedded panels.
+pub mod embed;
+
 /// JobNimbus v1 ("Open API"): the read client (retries, pacing, paging past the 10,000-row
 /// window) with its mapping to our snapshots, and the sandbox server that stands in for the
 /// real API in tests, benchmarks and the demo.

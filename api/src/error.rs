@@ -106,6 +106,21 @@ impl ApiError {
         )))
     }
 
+    /// The problem this error answers with.
+    pub fn problem(&self) -> &Problem {
+        match self {
+            ApiError::BadRequest(Json(problem))
+            | ApiError::Unauthorized(Json(problem))
+            | ApiError::NotFound(Json(problem))
+            | ApiError::Conflict(Json(problem))
+            | ApiError::Unprocessable(Json(problem))
+            | ApiError::TooManyRequests(Json(problem), _)
+            | ApiError::Internal(Json(problem))
+            | ApiError::BadGateway(Json(problem))
+            | ApiError::Unavailable(Json(problem)) => problem,
+        }
+    }
+
     /// Logs `error` with its cause chain (once, here at the edge) and answers an opaque 500.
     pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error.message = %error, error.cause_chain = ?error, "request failed");

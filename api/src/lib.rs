@@ -6,6 +6,7 @@
 mod auth;
 mod contacts;
 mod cursor;
+pub mod embed;
 pub mod error;
 mod health;
 mod http_metrics;
@@ -15,6 +16,7 @@ mod jobber_auth;
 mod jobber_webhook;
 mod jobnimbus_webhook;
 mod jobs;
+mod portal;
 pub mod rate_limit;
 mod state;
 mod sync;
@@ -41,6 +43,8 @@ type Apis = (
     jobber_webhook::JobberWebhookApi,
     job_files::JobFilesApi,
     jobnimbus_webhook::JobNimbusWebhookApi,
+    embed::EmbedApi,
+    portal::PortalApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -55,6 +59,8 @@ fn service() -> OpenApiService<Apis, ()> {
             jobber_webhook::JobberWebhookApi,
             job_files::JobFilesApi,
             jobnimbus_webhook::JobNimbusWebhookApi,
+            embed::EmbedApi,
+            portal::PortalApi,
         ),
         TITLE,
         VERSION,
@@ -78,7 +84,8 @@ pub fn spec_json() -> String {
     service().spec()
 }
 
-/// Every route of the service: the API, `/docs`, `/openapi.json` and `/metrics`, with
+/// Every route of the service: the API, the embed panels (`/embed/…`), `/docs`,
+/// `/openapi.json` and `/metrics`, with
 /// `/auth/…` and `/api/…` rate limited per client.
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = service();
@@ -87,6 +94,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
+        .nest("/embed", embed::page_routes())
         .at("/openapi.json", spec)
         .at("/metrics", poem::get(http_metrics::render))
         .catch_all_error(error::problem_from_poem_error)

@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod contact;
+pub mod embed;
 pub mod ids;
 pub mod job;
 pub mod job_evaluation;
@@ -20,6 +21,7 @@ pub use connection::{
 pub use contact::{
     Contact, ContactCommand, ContactError, ContactEvent, ContactField, ContactSnapshot,
 };
+pub use embed::{EmbedLink, EmbedLinkCommand, EmbedLinkError, EmbedLinkEvent, PanelType};
 pub use ids::{ContactId, CrmSource, JobId, ParseIdError};
 pub use job::{
     Address, FileKind, Job, JobCommand, JobError, JobEvent, JobField, JobFile, JobFileField,

@@ -28,6 +28,13 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     let internal_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
     let sandbox_key = format!("sandbox-{}", uuid::Uuid::new_v4().simple());
     settings.internal_api_key = Some(SecretString::from(internal_key.clone()));
+    // Signs the demo's embed links; never shown (the links carry what it signs).
+    let embed_secret = format!(
+        "demo-embed-{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    settings.embed.signing_secret = Some(SecretString::from(embed_secret));
 
     let sandbox = SandboxJobNimbus::start(SandboxConfig::new(sandbox_key.clone(), 42)).await?;
     settings.jobnimbus.api_key = Some(SecretString::from(sandbox_key.clone()));

@@ -73,7 +73,7 @@ fn every_configuration_problem_is_reported_at_once_by_name() {
 }
 
 #[test]
-fn serve_names_a_missing_internal_key_with_the_other_problems() {
+fn serve_names_a_missing_internal_key_and_embed_secret_with_the_other_problems() {
     let output = unified_crm()
         .arg("serve")
         .env("PORT", "eighty")
@@ -81,10 +81,23 @@ fn serve_names_a_missing_internal_key_with_the_other_problems() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        stderr.contains("PORT") && stderr.contains("INTERNAL_API_KEY"),
-        "{stderr}"
-    );
+    for variable in ["PORT", "INTERNAL_API_KEY", "EMBED_SIGNING_SECRET"] {
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_refuses_a_short_embed_secret_without_echoing_it() {
+    let output = unified_crm()
+        .arg("serve")
+        .env("INTERNAL_API_KEY", crate::support::INTERNAL_KEY)
+        .env("EMBED_SIGNING_SECRET", "short-embed-secret")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("EMBED_SIGNING_SECRET"), "{stderr}");
+    assert!(!stderr.contains("short-embed-secret"), "echoed: {stderr}");
 }
 
 #[test]

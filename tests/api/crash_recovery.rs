@@ -76,6 +76,7 @@ fn start_server(t: &TestDb) -> Child {
         .env("DATABASE_URL", url)
         .env("PORT", "0")
         .env("INTERNAL_API_KEY", crate::support::INTERNAL_KEY)
+        .env("EMBED_SIGNING_SECRET", crate::support::EMBED_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -551,6 +551,7 @@ async fn no_token_appears_in_the_server_logs_even_at_debug_level() {
         .env("DATABASE_URL", format!("sqlite:{}", path.display()))
         .env("PORT", port.to_string())
         .env("INTERNAL_API_KEY", crate::support::INTERNAL_KEY)
+        .env("EMBED_SIGNING_SECRET", crate::support::EMBED_SECRET)
         .env("RUST_LOG", "debug")
         .env("JOBBER_CLIENT_ID", CLIENT_ID)
         .env("JOBBER_CLIENT_SECRET", CLIENT_SECRET)

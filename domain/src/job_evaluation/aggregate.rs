@@ -25,6 +25,16 @@ impl JobEvaluation {
     pub fn risk(&self) -> Option<&RiskAssessment> {
         self.risk.as_ref().map(|(assessment, _)| assessment)
     }
+
+    /// The latest QC check and the evaluation that recorded it.
+    pub fn qc_evaluated(&self) -> Option<(&QcCheck, DateTime<Utc>)> {
+        self.qc.as_ref().map(|(check, at)| (check, *at))
+    }
+
+    /// The latest risk assessment and the evaluation that recorded it.
+    pub fn risk_evaluated(&self) -> Option<(&RiskAssessment, DateTime<Utc>)> {
+        self.risk.as_ref().map(|(assessment, at)| (assessment, *at))
+    }
 }
 
 /// Whether `outcome` at `at` changes what is held; refuses an evaluation older than it.

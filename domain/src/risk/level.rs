@@ -56,6 +56,24 @@ impl RiskRule {
             RiskRule::MissingDocuments => "MISSING_DOCUMENTS",
         }
     }
+
+    /// What a dispatcher can do about it, shown beside the reason in the risk panel.
+    pub fn recommended_action(self) -> &'static str {
+        match self {
+            RiskRule::StuckInStatus => {
+                "Find out what holds the job and move it to its next status in JobNimbus."
+            }
+            RiskRule::MissingQcPhotos => {
+                "Ask the crew to upload the missing photos to the job in JobNimbus."
+            }
+            RiskRule::StaleJob => {
+                "Follow up with the crew or the customer and record the outcome on the job."
+            }
+            RiskRule::MissingDocuments => {
+                "Upload the missing documents to the job before it moves on."
+            }
+        }
+    }
 }
 
 impl fmt::Display for RiskRule {

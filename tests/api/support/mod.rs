@@ -10,12 +10,14 @@ use adapters::store::{AppendSignal, DatabaseTarget, Db, ScratchDatabase};
 use api::rate_limit::{GroupQuota, Policy};
 use secrecy::SecretString;
 use unified_crm::config::{
-    JobNimbusSettings, JobberSettings, LogFormat, RateLimitSettings, Settings,
+    EmbedSettings, JobNimbusSettings, JobberSettings, LogFormat, RateLimitSettings, Settings,
 };
 use unified_crm::startup::Application;
 
 /// The `x-internal-api-key` of test servers.
 pub const INTERNAL_KEY: &str = "test-internal-key-0123456789";
+/// What test servers sign embed links with.
+pub const EMBED_SECRET: &str = "test-embed-signing-secret-0123456789abcdef";
 
 /// Which database a test case runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +109,10 @@ impl TestDb {
             jobnimbus_app_base_url: "https://app.jobnimbus.com".to_string(),
             jobnimbus: JobNimbusSettings::default(),
             jobber: JobberSettings::default(),
+            embed: EmbedSettings {
+                signing_secret: Some(SecretString::from(EMBED_SECRET)),
+                ..EmbedSettings::default()
+            },
             rate_limit: generous_rate_limits(),
         }
     }
