@@ -2,6 +2,7 @@
 //! on loopback, an embedded SQLite database, the server, a first import and photo pull — then the URLs
 //! and a ready-to-paste curl.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -9,8 +10,10 @@ use adapters::jobber::sandbox::{JobberSandboxConfig, RunningJobberSandbox, Sandb
 use adapters::jobnimbus::sandbox::{SandboxConfig, SandboxJobNimbus};
 use adapters::store::{DatabaseTarget, Db};
 use adapters::sync::{PhotoSyncCaller, SyncReport, SyncRequest};
+use api::AppState;
 use base64::Engine;
-use domain::{JobId, SyncMode, SyncResource, SyncTrigger};
+use chrono::Utc;
+use domain::{JobId, PanelType, SyncMode, SyncResource, SyncTrigger};
 use projections::job_mirror::{self, query::JobQuery};
 use secrecy::SecretString;
 
@@ -20,6 +23,9 @@ use crate::startup::Application;
 /// The demo's database. Started afresh every run: the sandbox's data is generated anew, so
 /// an old mirror would describe a CRM that no longer exists.
 const DEMO_DB: &str = "./data/demo.db";
+
+/// The sandbox JobNimbus's seed: the same CRM data every run (the browser test shows it too).
+pub const SANDBOX_SEED: u64 = 42;
 
 pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     remove_database(Path::new(DEMO_DB))?;
@@ -36,7 +42,8 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     );
     settings.embed.signing_secret = Some(SecretString::from(embed_secret));
 
-    let sandbox = SandboxJobNimbus::start(SandboxConfig::new(sandbox_key.clone(), 42)).await?;
+    let sandbox =
+        SandboxJobNimbus::start(SandboxConfig::new(sandbox_key.clone(), SANDBOX_SEED)).await?;
     settings.jobnimbus.api_key = Some(SecretString::from(sandbox_key.clone()));
     settings.jobnimbus.base_url = sandbox.base_url();
     // A loopback sandbox needs no protecting from us.
@@ -104,7 +111,8 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs?limit=5'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/contacts?limit=5'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/logs'");
-    if let Some(job) = active_jobs(&state.db).await?.first() {
+    let first_job = active_jobs(&state.db).await?.into_iter().next();
+    if let Some(job) = &first_job {
         println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/photos'");
     }
     println!("  curl -X POST -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/jobs'");
@@ -119,11 +127,38 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     println!("  curl -L '{base}/auth/jobber/authorize?userid=42'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/auth/jobber/status/42'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/auth/jobber/refresh/42'");
+    if let Some(job) = first_job {
+        print_embed_links(&state, job).await?;
+    }
     println!("Press Ctrl-C to stop.");
 
     server.await??;
     sandbox.shutdown().await?;
     jobber.shutdown().await?;
+    Ok(())
+}
+
+/// Issues one link per panel for `job` (recorded like any other, with the demo as caller)
+/// and prints them: each opens in a browser as the CRM's iframe would show it.
+async fn print_embed_links(state: &AppState, job: JobId) -> Result<(), Box<dyn std::error::Error>> {
+    let ttl_minutes = state.embed.links.ttl().num_minutes();
+    println!("Embedded panels of {job} (open in a browser; valid {ttl_minutes} minutes):");
+    let caller = HashMap::from([
+        ("actor".to_string(), "demo".to_string()),
+        ("caller".to_string(), "demo".to_string()),
+    ]);
+    for panel in PanelType::ALL {
+        let issued = state
+            .embed
+            .links
+            .issue(job.clone(), panel, Utc::now(), caller.clone())
+            .await?;
+        println!(
+            "  {:<21} {}",
+            panel.as_str(),
+            state.embed.url(panel, &issued.token)
+        );
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The command line: each subcommand is a thin wrapper over library code.
 
 mod bench;
-mod demo;
+pub mod demo;
 mod import;
 mod replay;
 mod sandbox;

@@ -11,6 +11,8 @@ mod batch;
 mod cli;
 mod contacts_api;
 mod crash_recovery;
+mod embed_api;
+mod embed_browser;
 mod event_store;
 mod http_basics;
 mod integration_api;

@@ -56,6 +56,11 @@ impl EmbedLinks {
         }
     }
 
+    /// How long a link stays valid.
+    pub fn ttl(&self) -> chrono::Duration {
+        self.signer.ttl()
+    }
+
     /// Records a link to `panel` of `job_id`, issued at `now`, then signs it. `metadata` says
     /// who asked. The caller checks that the job is mirrored.
     pub async fn issue(

@@ -102,6 +102,11 @@ impl EmbedSigner {
         }
     }
 
+    /// How long a link stays valid.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// A new link to `panel` of `job_id`, issued at `now` and valid for the configured TTL.
     pub fn grant(&self, job_id: JobId, panel: PanelType, now: DateTime<Utc>) -> EmbedGrant {
         // Whole seconds, as the token carries them, so the event and the token agree.

@@ -143,12 +143,7 @@ impl EmbedApi {
         state
             .wait_for_read_models(issued.position, "an embed link")
             .await;
-        let url = format!(
-            "{}{}?token={}",
-            state.embed.base_url,
-            panel.page_path(),
-            issued.token
-        );
+        let url = state.embed.url(panel, &issued.token);
         Ok(CreateResponse::Created(Json(EmbedLinkCreated {
             url,
             panel_type: panel.into(),

@@ -20,3 +20,10 @@ pub struct EmbedPanels {
     /// Origins allowed to frame the panels (`EMBED_FRAME_ANCESTORS`).
     pub frame_ancestors: Vec<String>,
 }
+
+impl EmbedPanels {
+    /// The URL that opens `panel` with `token`: the panel's page under the base URL.
+    pub fn url(&self, panel: domain::PanelType, token: &str) -> String {
+        format!("{}{}?token={token}", self.base_url, panel.page_path())
+    }
+}

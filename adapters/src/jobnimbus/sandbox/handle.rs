@@ -228,6 +228,18 @@ impl SandboxHandle {
         filename: &str,
         description: &str,
     ) -> Result<String, SandboxError> {
+        self.attach_photo_with_visibility(job, filename, description, false)
+    }
+
+    /// Same as [`Self::attach_photo`], marked private (`is_private`) when `private`: the web
+    /// app's "hide from customer" flag, which the API cannot change afterwards.
+    pub fn attach_photo_with_visibility(
+        &self,
+        job: &str,
+        filename: &str,
+        description: &str,
+        private: bool,
+    ) -> Result<String, SandboxError> {
         let now = self.shared.clock.now();
         let mut file = Map::new();
         file.insert("filename".into(), Value::from(filename));
@@ -236,7 +248,7 @@ impl SandboxHandle {
         file.insert("description".into(), Value::from(description));
         file.insert("record_type".into(), Value::from(2));
         file.insert("record_type_name".into(), Value::from("Photo"));
-        file.insert("is_private".into(), Value::from(false));
+        file.insert("is_private".into(), Value::from(private));
         self.shared.apply(false, |store| {
             let jnid = store.reserve_jnid();
             store
