@@ -42,7 +42,7 @@ on_both_backends!(
 /// One process-wide log subscriber (a second could not be installed): a single test, on
 /// SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_token_appears_in_no_log_line_at_any_level() {
+async fn webhook_and_embed_tokens_appear_in_no_log_line_at_any_level() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
@@ -75,6 +75,41 @@ async fn the_token_appears_in_no_log_line_at_any_level() {
     assert_eq!(post_hook(&app, &hook_url(&app), "{").await.0, 400);
     assert_eq!(post_hook(&app, &wrong, &record).await.0, 401);
     settle(&t, &app).await;
+    // An embed link's token is a credential in a URL too: issued, resolved, opened, and
+    // opened on the wrong page.
+    full_sync(&app, SyncResource::Jobs).await;
+    let link: Value = app
+        .client
+        .post(format!("{}/api/v1/embed/links", app.address))
+        .header("x-internal-api-key", crate::support::INTERNAL_KEY)
+        .json(&json!({"jobId": format!("jobnimbus:{job}"), "panelType": "QC_PANEL"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let embed_token = link["url"]
+        .as_str()
+        .unwrap()
+        .split_once("?token=")
+        .unwrap()
+        .1
+        .to_string();
+    let resolve = format!("/api/v1/embed/session/resolve?token={embed_token}");
+    assert_eq!(app.get(&resolve).await.status(), 200);
+    assert_eq!(
+        app.get(&format!("/embed/qc?token={embed_token}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/embed/risk?token={embed_token}"))
+            .await
+            .status(),
+        401
+    );
     recording.store(false, std::sync::atomic::Ordering::Relaxed);
 
     let logs = captured.text();
@@ -82,7 +117,23 @@ async fn the_token_appears_in_no_log_line_at_any_level() {
         logs.contains("/api/v1/webhooks/jobnimbus") && logs.contains("webhook inbox step"),
         "the capture saw the requests and the processing"
     );
-    assert!(!logs.contains(SECRET), "the token leaked into a log line");
+    assert!(
+        logs.contains("/embed/qc"),
+        "the capture saw the panel opened"
+    );
+    assert!(
+        !logs.contains(SECRET),
+        "the webhook token leaked into a log line"
+    );
+    let signature = embed_token.rsplit('.').next().unwrap();
+    assert!(
+        !logs.contains(signature),
+        "an embed token leaked into a log line"
+    );
+    assert!(
+        !logs.contains(crate::support::EMBED_SECRET),
+        "the embed signing secret leaked into a log line"
+    );
 }
 
 /// Log output kept in memory.
