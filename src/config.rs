@@ -13,8 +13,10 @@ use api::rate_limit::{GroupQuota, Policy, RedisTarget};
 use secrecy::{ExposeSecret, SecretString};
 
 mod embed;
+mod evaluation;
 mod jobber;
 pub use embed::EmbedSettings;
+pub use evaluation::EvaluationSettings;
 pub use jobber::{JobberApp, JobberSettings};
 
 /// Output format of log lines.
@@ -42,6 +44,7 @@ pub struct Settings {
     pub jobber: JobberSettings,
     pub embed: EmbedSettings,
     pub rate_limit: RateLimitSettings,
+    pub evaluation: EvaluationSettings,
 }
 
 /// The JobNimbus connection and its sync schedule (the seed's variable names).
@@ -209,6 +212,7 @@ impl Settings {
         let jobber = jobber::jobber_settings(&get, &mut problems);
         let embed = embed::embed_settings(&get, &mut problems);
         let rate_limit = rate_limit_settings(&get, &mut problems);
+        let evaluation = evaluation::evaluation_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -225,6 +229,7 @@ impl Settings {
             jobber,
             embed,
             rate_limit,
+            evaluation,
         })
     }
 

@@ -255,3 +255,57 @@ mod tests {
         }
     }
 }
+
+/// The daily QC and risk pass (`EVALUATION_CRON`): the time-based rules (stuck in status,
+/// stale) change with no event to trigger them, so every job is evaluated again on a
+/// schedule. Like a sync tick, one instance runs it, under the tick lock.
+#[derive(Clone)]
+pub struct ScheduledEvaluation {
+    pub evaluator: projections::evaluation::Evaluator,
+    pub db: Db,
+    /// Least time the tick lock is held, covering clock skew between instances.
+    pub hold_at_least: Duration,
+}
+
+impl ScheduledEvaluation {
+    /// One pass at the evaluator's clock, unless another instance has this tick (`None`).
+    pub async fn tick(
+        &self,
+    ) -> Result<Option<projections::evaluation::EvaluationSummary>, StoreError> {
+        let started = tokio::time::Instant::now();
+        let Some(lock) =
+            ExclusiveLock::try_acquire(&self.db, LockKind::ScheduledTick, "evaluation").await?
+        else {
+            tracing::info!("scheduled evaluation skipped: another instance has this tick");
+            return Ok(None);
+        };
+        let now = self.evaluator.clock().now();
+        let result = self
+            .evaluator
+            .evaluate_all_once(now, domain::EvaluationTrigger::Scheduled)
+            .await;
+        tokio::time::sleep_until(started + self.hold_at_least).await;
+        lock.release().await;
+        result.map(Some)
+    }
+}
+
+/// Starts the daily evaluation schedule; runs until the returned scheduler is shut down.
+pub async fn start_evaluations(
+    evaluation: ScheduledEvaluation,
+    cron: &str,
+) -> Result<JobScheduler, JobSchedulerError> {
+    let scheduler = JobScheduler::new().await?;
+    let job = Job::new_async(cron, move |_, _| {
+        let evaluation = evaluation.clone();
+        Box::pin(async move {
+            if let Err(error) = evaluation.tick().await {
+                tracing::error!(error.message = %error, "scheduled evaluation failed");
+            }
+        })
+    })?;
+    scheduler.add(job).await?;
+    scheduler.start().await?;
+    tracing::info!(cron, "QC and risk evaluation scheduled");
+    Ok(scheduler)
+}

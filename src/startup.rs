@@ -16,6 +16,7 @@ use api::rate_limit::RateLimiter;
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
 use poem::Server;
+use projections::evaluation::{Clock, EvaluationPolicy, Evaluator};
 use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
@@ -49,6 +50,7 @@ pub struct Application {
     state: AppState,
     background: BackgroundTasks,
     scheduler: Option<JobScheduler>,
+    evaluation_scheduler: Option<JobScheduler>,
 }
 
 /// Tasks that live as long as the server: aborted when it stops or its future is dropped.
@@ -66,6 +68,14 @@ impl Application {
     /// Connects, migrates, starts projection runners and binds the listener (port 0 picks a
     /// free port, which tests use).
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As `build`, with evaluations made at `clock`'s instants (tests move it forward).
+    pub async fn build_with_clock(
+        settings: &Settings,
+        clock: Clock,
+    ) -> Result<Application, StartupError> {
         let internal_api_key = settings.internal_key_for_serving()?;
         let embed_secret = settings.embed_secret_for_serving()?;
         let db = Db::connect(&settings.database, settings.db_max_connections).await?;
@@ -126,6 +136,16 @@ impl Application {
             ));
         }
         let rate_limiter = rate_limiter(&settings.rate_limit).await;
+        let evaluator = Evaluator::new(&db, &signal, settings.evaluation.rules.clone(), clock);
+        let evaluation_scheduler = evaluations(
+            settings,
+            &db,
+            &signal,
+            &progress,
+            &evaluator,
+            &mut background,
+        )
+        .await?;
         let embed = EmbedPanels {
             links: EmbedLinks::new(
                 &db,
@@ -153,6 +173,7 @@ impl Application {
             jobnimbus_webhooks,
             embed,
             rate_limiter,
+            evaluator,
         };
         Ok(Application {
             acceptor,
@@ -160,6 +181,7 @@ impl Application {
             state,
             background: BackgroundTasks(background),
             scheduler,
+            evaluation_scheduler,
         })
     }
 
@@ -175,6 +197,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _background = self.background;
         let scheduler = self.scheduler;
+        let evaluation_scheduler = self.evaluation_scheduler;
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 api::routes(self.state.clone()),
@@ -185,6 +208,9 @@ impl Application {
         if let Some(mut scheduler) = scheduler {
             // A run in progress is cut off with the process; its committed pages stay and
             // the cursor says where the next run resumes.
+            let _ = scheduler.shutdown().await;
+        }
+        if let Some(mut scheduler) = evaluation_scheduler {
             let _ = scheduler.shutdown().await;
         }
         self.state.db.close().await;
@@ -208,6 +234,31 @@ pub fn start_read_side(
     let runner = ProjectionRunner::new(db, signal, &progress, RunnerConfig::default());
     tasks.extend(runner.spawn(all));
     (progress, tasks)
+}
+
+/// With `EVALUATION_AUTOMATIC`: the policy that re-evaluates a job when its events change
+/// what the rules read (pushed onto `background`), and the daily pass's scheduler.
+async fn evaluations(
+    settings: &Settings,
+    db: &Db,
+    signal: &AppendSignal,
+    progress: &ProjectionProgress,
+    evaluator: &Evaluator,
+    background: &mut Vec<JoinHandle<()>>,
+) -> Result<Option<JobScheduler>, StartupError> {
+    if !settings.evaluation.automatic {
+        tracing::info!("EVALUATION_AUTOMATIC=false: QC and risk are evaluated on request only");
+        return Ok(None);
+    }
+    background.push(EvaluationPolicy::new(db, signal, progress, evaluator).spawn());
+    let daily = scheduler::ScheduledEvaluation {
+        evaluator: evaluator.clone(),
+        db: db.clone(),
+        hold_at_least: scheduler::DEFAULT_TICK_HOLD,
+    };
+    Ok(Some(
+        scheduler::start_evaluations(daily, &settings.evaluation.cron).await?,
+    ))
 }
 
 /// The sync engine when `JOBNIMBUS_API_KEY` is set.

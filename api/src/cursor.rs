@@ -79,3 +79,29 @@ fn sort_tag(sort: MirrorSort) -> &'static str {
         MirrorSort::NameDesc => "-name",
     }
 }
+
+/// Hex of the parts joined by a unit separator: the opaque cursors of other lists (the QC
+/// and risk lists), whose keys are not a mirror's.
+pub(crate) fn encode_parts(parts: &[&str]) -> String {
+    parts
+        .join("\u{1f}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The parts of a cursor made by `encode_parts`; `None` for anything else.
+pub(crate) fn decode_parts(cursor: &str) -> Option<Vec<String>> {
+    let pairs = cursor.as_bytes().chunks_exact(2);
+    if !pairs.remainder().is_empty() || cursor.len() > MAX_LEN {
+        return None;
+    }
+    let bytes = pairs
+        .map(|pair| match pair {
+            [high, low] => Some(hex_digit(*high)? << 4 | hex_digit(*low)?),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    let plain = String::from_utf8(bytes).ok()?;
+    Some(plain.split('\u{1f}').map(String::from).collect())
+}

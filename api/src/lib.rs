@@ -8,6 +8,7 @@ mod contacts;
 mod cursor;
 pub mod embed;
 pub mod error;
+mod evaluations;
 mod health;
 mod http_metrics;
 mod integration;
@@ -17,7 +18,9 @@ mod jobber_webhook;
 mod jobnimbus_webhook;
 mod jobs;
 mod portal;
+mod qc;
 pub mod rate_limit;
+mod risk;
 mod state;
 mod sync;
 
@@ -45,6 +48,8 @@ type Apis = (
     jobnimbus_webhook::JobNimbusWebhookApi,
     embed::EmbedApi,
     portal::PortalApi,
+    qc::QcApi,
+    risk::RiskApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -61,6 +66,8 @@ fn service() -> OpenApiService<Apis, ()> {
             jobnimbus_webhook::JobNimbusWebhookApi,
             embed::EmbedApi,
             portal::PortalApi,
+            qc::QcApi,
+            risk::RiskApi,
         ),
         TITLE,
         VERSION,

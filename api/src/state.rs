@@ -34,6 +34,8 @@ pub struct AppState {
     pub embed: crate::embed::EmbedPanels,
     /// Per-client budgets of `/auth/…` and `/api/…`.
     pub rate_limiter: RateLimiter,
+    /// QC and risk evaluations of mirrored jobs.
+    pub evaluator: projections::evaluation::Evaluator,
 }
 
 impl AppState {

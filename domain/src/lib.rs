@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod contact;
 pub mod embed;
+pub mod evaluation_run;
 pub mod ids;
 pub mod job;
 pub mod job_evaluation;
@@ -22,6 +23,10 @@ pub use contact::{
     Contact, ContactCommand, ContactError, ContactEvent, ContactField, ContactSnapshot,
 };
 pub use embed::{EmbedLink, EmbedLinkCommand, EmbedLinkError, EmbedLinkEvent, PanelType};
+pub use evaluation_run::{
+    EvaluationRun, EvaluationRunCommand, EvaluationRunError, EvaluationRunEvent, EvaluationScope,
+    EvaluationTrigger,
+};
 pub use ids::{ContactId, CrmSource, JobId, ParseIdError};
 pub use job::{
     Address, FileKind, Job, JobCommand, JobError, JobEvent, JobField, JobFile, JobFileField,

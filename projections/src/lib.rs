@@ -8,6 +8,8 @@ mod checkpoint;
 pub mod connection_status;
 pub mod contact_mirror;
 mod error;
+pub mod evaluation;
+pub mod job_evaluations;
 pub mod job_files;
 pub mod job_mirror;
 mod mirror_query;
@@ -35,5 +37,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(sync_log::SyncLog),
         Arc::new(connection_status::ConnectionStatusView),
         Arc::new(job_files::JobFiles),
+        Arc::new(job_evaluations::JobEvaluations),
     ]
 }

@@ -91,7 +91,7 @@ pub(crate) struct ListFilter<'a> {
 }
 
 /// A bind value, kept apart from the SQL so the text can be built once per backend.
-enum Param {
+pub(crate) enum Param {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
@@ -106,7 +106,7 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    fn new(db: &Db, text: &str) -> Self {
+    pub(crate) fn new(db: &Db, text: &str) -> Self {
         Self {
             postgres: matches!(db, Db::Postgres(_)),
             text: text.to_string(),
@@ -114,12 +114,12 @@ impl Sql {
         }
     }
 
-    fn push(&mut self, text: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
     }
 
-    fn bind(&mut self, param: Param) -> &mut Self {
+    pub(crate) fn bind(&mut self, param: Param) -> &mut Self {
         self.params.push(param);
         if self.postgres {
             let n = self.params.len();

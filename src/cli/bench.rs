@@ -37,6 +37,12 @@ pub enum BenchTarget {
         #[arg(long, default_value_t = 100_000)]
         jobs: usize,
     },
+    /// Mirror N jobs, then evaluate QC and risk for every one of them twice: the first pass
+    /// records every outcome, the second (nothing changed) must append no job event.
+    Evaluate {
+        #[arg(long, default_value_t = 50_000)]
+        jobs: usize,
+    },
 }
 
 pub async fn run(
@@ -57,6 +63,7 @@ pub async fn run(
             },
         ),
         BenchTarget::Sync { jobs } => (8, Benchmark::Sync { jobs }),
+        BenchTarget::Evaluate { jobs } => (8, Benchmark::Evaluate { jobs }),
     };
     let scratch = ScratchDatabase::create(&settings.database, "unified_crm_bench").await?;
     let db = Db::connect(scratch.target(), connections).await?;
@@ -67,6 +74,7 @@ pub async fn run(
             concurrency,
         } => store(&db, events, page, concurrency).await,
         Benchmark::Sync { jobs } => super::sync_bench::run(&db, jobs).await,
+        Benchmark::Evaluate { jobs } => super::evaluation_bench::run(&db, jobs).await,
     };
     db.close().await;
     scratch.remove().await?;
@@ -81,6 +89,9 @@ enum Benchmark {
         concurrency: usize,
     },
     Sync {
+        jobs: usize,
+    },
+    Evaluate {
         jobs: usize,
     },
 }
@@ -192,7 +203,7 @@ pub(crate) fn report(
     );
 }
 
-fn record(i: usize) -> JobCommand {
+pub(crate) fn record(i: usize) -> JobCommand {
     JobCommand::RecordPulledSnapshot {
         snapshot: bench_snapshot(i),
         is_active: true,
@@ -201,7 +212,7 @@ fn record(i: usize) -> JobCommand {
 }
 
 /// A realistic job whose serialised event is about 800 bytes.
-fn bench_snapshot(i: usize) -> JobSnapshot {
+pub(crate) fn bench_snapshot(i: usize) -> JobSnapshot {
     let at = |offset: i64| {
         Utc.timestamp_opt(1_700_000_000 + offset + i as i64, 0)
             .single()

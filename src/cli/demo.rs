@@ -97,6 +97,25 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
                 .await?;
         }
     }
+    // QC and risk for every imported job right away, rather than when the policy or the
+    // daily pass gets to them.
+    let evaluation = state
+        .evaluator
+        .evaluate_all_once(
+            state.evaluator.clock().now(),
+            domain::EvaluationTrigger::Cli,
+        )
+        .await?;
+    println!(
+        "  QC and risk: {} jobs evaluated, {} outcomes recorded",
+        evaluation.jobs_checked, evaluation.outcomes_changed
+    );
+    if let Some(position) = evaluation.last_position {
+        state
+            .progress
+            .wait_for(position, Duration::from_secs(60))
+            .await?;
+    }
 
     let key = internal_key;
     // The demo's whole point is these lines, so they go to stdout for the person.
@@ -115,6 +134,9 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     if let Some(job) = &first_job {
         println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/photos'");
     }
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/qc/jobs?status=FAIL'");
+    println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/risk/jobs?level=HIGH&limit=5'");
+    println!("  curl -X POST -H 'x-internal-api-key: {key}' '{base}/api/v1/risk/evaluate-all'");
     println!("  curl -X POST -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/jobs'");
     println!(
         "Sandbox JobNimbus: {} (Authorization: Bearer {sandbox_key})",

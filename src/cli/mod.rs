@@ -2,6 +2,7 @@
 
 mod bench;
 pub mod demo;
+mod evaluation_bench;
 mod import;
 mod replay;
 mod sandbox;

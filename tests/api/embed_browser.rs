@@ -154,7 +154,31 @@ async fn the_three_panels_render_their_content_at_phone_and_desktop_widths() {
             .status(),
         200
     );
+    assert_eq!(
+        app.post_internal("/api/v1/qc/evaluate-all").await.status(),
+        200
+    );
     let (job_id, job) = demo_job_with_photos(&app).await;
+    let qc: Value = app
+        .get_internal(&format!("/api/v1/qc/jobs/{job_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let risk: Value = app
+        .get_internal(&format!("/api/v1/risk/jobs/{job_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let qc_status = qc["status"]
+        .as_str()
+        .expect("the job was checked")
+        .to_string();
+    let risk_level = risk["riskLevel"]
+        .as_str()
+        .expect("the job was assessed")
+        .to_string();
     let name = text_of(job["name"].as_str().expect("a named job"));
     let dir = screenshots_dir();
     std::fs::create_dir_all(&dir).unwrap();
@@ -163,12 +187,12 @@ async fn the_three_panels_render_their_content_at_phone_and_desktop_widths() {
         (
             "QC_PANEL",
             "qc",
-            vec!["Photo QC", "Before", "During", "After"],
+            vec!["Photo QC", "Before", "During", "After", &qc_status],
         ),
         (
             "RISK_VIEW",
             "risk",
-            vec!["Risk", "Open the job in JobNimbus"],
+            vec!["Risk", "Open the job in JobNimbus", &risk_level],
         ),
         (
             "CUSTOMER_PORTAL_VIEW",

@@ -22,6 +22,7 @@ mod jobs_api;
 mod openapi;
 mod photos_api;
 mod projections;
+mod qc_risk_api;
 mod rate_limit;
 mod scheduler;
 mod sync_api;

@@ -10,7 +10,8 @@ use adapters::store::{AppendSignal, DatabaseTarget, Db, ScratchDatabase};
 use api::rate_limit::{GroupQuota, Policy};
 use secrecy::SecretString;
 use unified_crm::config::{
-    EmbedSettings, JobNimbusSettings, JobberSettings, LogFormat, RateLimitSettings, Settings,
+    EmbedSettings, EvaluationSettings, JobNimbusSettings, JobberSettings, LogFormat,
+    RateLimitSettings, Settings,
 };
 use unified_crm::startup::Application;
 
@@ -114,6 +115,12 @@ impl TestDb {
                 ..EmbedSettings::default()
             },
             rate_limit: generous_rate_limits(),
+            // Off unless a test is about it: automatic evaluations append events that
+            // tests of other features would have to account for.
+            evaluation: EvaluationSettings {
+                automatic: false,
+                ..EvaluationSettings::default()
+            },
         }
     }
 }
@@ -192,7 +199,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: Settings) -> TestApp {
-        let app = Application::build(&settings)
+        Self::spawn_with_clock(settings, projections::evaluation::Clock::system()).await
+    }
+
+    /// A server whose QC and risk evaluations read `clock` (tests move it forward).
+    pub async fn spawn_with_clock(
+        settings: Settings,
+        clock: projections::evaluation::Clock,
+    ) -> TestApp {
+        let app = Application::build_with_clock(&settings, clock)
             .await
             .expect("build the application");
         let address = format!("http://127.0.0.1:{}", app.port());
