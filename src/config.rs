@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod embed;
 mod jobber;
+mod write_backs;
 pub use embed::EmbedSettings;
 pub use jobber::{JobberApp, JobberSettings};
 
@@ -42,6 +43,8 @@ pub struct Settings {
     pub jobber: JobberSettings,
     pub embed: EmbedSettings,
     pub rate_limit: RateLimitSettings,
+    /// `WRITE_BACK_*` and `JOBNIMBUS_TASK_TYPE`: write-backs to JobNimbus.
+    pub write_backs: adapters::write_back::WriteBackSettings,
 }
 
 /// The JobNimbus connection and its sync schedule (the seed's variable names).
@@ -209,6 +212,7 @@ impl Settings {
         let jobber = jobber::jobber_settings(&get, &mut problems);
         let embed = embed::embed_settings(&get, &mut problems);
         let rate_limit = rate_limit_settings(&get, &mut problems);
+        let write_backs = write_backs::write_back_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -225,6 +229,7 @@ impl Settings {
             jobber,
             embed,
             rate_limit,
+            write_backs,
         })
     }
 

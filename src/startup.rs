@@ -125,6 +125,7 @@ impl Application {
                 settings.jobber.refresh_check_every,
             ));
         }
+        let write_backs = write_backs(settings, &db, &signal, jobnimbus.as_ref(), &mut background);
         let rate_limiter = rate_limiter(&settings.rate_limit).await;
         let embed = EmbedPanels {
             links: EmbedLinks::new(
@@ -153,6 +154,7 @@ impl Application {
             jobnimbus_webhooks,
             embed,
             rate_limiter,
+            write_backs,
         };
         Ok(Application {
             acceptor,
@@ -267,6 +269,26 @@ fn jobnimbus_webhooks(
         token: WebhookToken::new(secret),
         inbox,
     })
+}
+
+/// Write-backs to JobNimbus, and their retry worker pushed onto `background`, when the API
+/// key is set.
+fn write_backs(
+    settings: &Settings,
+    db: &Db,
+    signal: &AppendSignal,
+    jobnimbus: Option<&SyncEngine>,
+    background: &mut Vec<JoinHandle<()>>,
+) -> Option<adapters::write_back::WriteBacks> {
+    let engine = jobnimbus?;
+    let write_backs = adapters::write_back::WriteBacks::new(
+        db,
+        signal,
+        engine.client().clone(),
+        settings.write_backs.clone(),
+    );
+    background.push(adapters::write_back::spawn_worker(write_backs.clone()));
+    Some(write_backs)
 }
 
 /// The Jobber use cases, when the app's credentials are configured: OAuth client, GraphQL

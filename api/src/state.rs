@@ -34,6 +34,8 @@ pub struct AppState {
     pub embed: crate::embed::EmbedPanels,
     /// Per-client budgets of `/auth/…` and `/api/…`.
     pub rate_limiter: RateLimiter,
+    /// Write-backs to JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
+    pub write_backs: Option<adapters::write_back::WriteBacks>,
 }
 
 impl AppState {

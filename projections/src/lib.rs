@@ -16,6 +16,7 @@ mod projection;
 mod replay;
 mod runner;
 pub mod sync_log;
+pub mod write_backs;
 
 pub use checkpoint::{all as checkpoints, Checkpoint};
 pub use error::ProjectionError;
@@ -35,5 +36,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(sync_log::SyncLog),
         Arc::new(connection_status::ConnectionStatusView),
         Arc::new(job_files::JobFiles),
+        Arc::new(write_backs::WriteBacks),
     ]
 }

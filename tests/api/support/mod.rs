@@ -114,6 +114,7 @@ impl TestDb {
                 ..EmbedSettings::default()
             },
             rate_limit: generous_rate_limits(),
+            write_backs: adapters::write_back::WriteBackSettings::default(),
         }
     }
 }

@@ -1,0 +1,552 @@
+//! Requesting a write-back and running one attempt of it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cqrs_es::AggregateError;
+use domain::{JobId, WriteBack, WriteBackCommand, WriteBackError, WriteBackPayload};
+use rand::Rng;
+use tracing::Instrument;
+
+use super::idempotency::{Claim, IdempotencyKeys};
+use super::{sha256_hex, stream, uploads};
+use crate::jobnimbus::{
+    ClientError, JobNimbusClient, NewAttachment, NewNote, NewTask, WriteMarker,
+};
+use crate::store::{AppendSignal, CommandBus, Db, LogPosition, StoreError};
+
+/// How write-backs are retried and how long keys are kept.
+#[derive(Debug, Clone)]
+pub struct WriteBackSettings {
+    /// Attempts that may send the write; after them only read-backs are left for a write
+    /// that may have been applied, and a write that certainly was not is failed.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt, doubling per attempt up to `backoff_cap`, with
+    /// equal jitter. Longer than the CRM's index delay (about a second on JobNimbus), so the
+    /// read-back of a lost answer sees the record if it was written.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// How long an attempt holds a write. Longer than an attempt can take (the client's
+    /// timeout times its retries); after a crash, how long the write waits.
+    pub lease: Duration,
+    /// How long an `Idempotency-Key` keeps naming its write (at least 24 h).
+    pub idempotency_ttl: Duration,
+    /// JobNimbus task type (`record_type_name`) of created tasks: per-account free text.
+    pub task_type: String,
+    /// How often the worker looks for write-backs due for a retry.
+    pub poll_interval: Duration,
+    /// Write-backs the worker attempts per step, and at once.
+    pub worker_batch: u32,
+    pub worker_concurrency: usize,
+}
+
+impl Default for WriteBackSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(1_800),
+            lease: Duration::from_secs(300),
+            idempotency_ttl: Duration::from_secs(24 * 3_600),
+            task_type: "Follow Up".to_string(),
+            poll_interval: Duration::from_secs(5),
+            worker_batch: 50,
+            worker_concurrency: 4,
+        }
+    }
+}
+
+impl WriteBackSettings {
+    /// Wait before the attempt after `attempts` failed ones: half fixed, half random.
+    fn backoff(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(30);
+        let full = self
+            .backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.backoff_cap);
+        full / 2 + full.mul_f64(rand::thread_rng().gen_range(0.0..=0.5))
+    }
+}
+
+/// A write to request.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    pub job_id: JobId,
+    pub payload: WriteBackPayload,
+    /// The caller's `Idempotency-Key`.
+    pub idempotency_key: Option<String>,
+    /// An attachment's bytes (their hash is in the payload).
+    pub upload: Option<Vec<u8>>,
+    /// Who asked (actor, caller, request id), stored beside every event this request appends.
+    pub metadata: HashMap<String, String>,
+}
+
+/// A write-back as the request left it.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    pub write_back_id: String,
+    /// The key named a write-back an earlier request started.
+    pub replayed: bool,
+    pub write_back: WriteBack,
+    /// The last event this request appended, for read-your-writes.
+    pub position: Option<LogPosition>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the Idempotency-Key was already used for another request")]
+    KeyReused,
+    #[error("the event store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("the write-back refused the command: {0}")]
+    Refused(WriteBackError),
+    #[error("the write-back {0} has no events")]
+    Missing(String),
+    #[error("the event store failed: {0}")]
+    EventStore(String),
+}
+
+/// The hash that decides whether two requests under one key are the same request.
+pub fn request_hash(job_id: &JobId, payload: &WriteBackPayload) -> String {
+    // serde writes struct fields in declaration order: the text is stable.
+    let text = serde_json::json!({ "job": job_id.as_str(), "payload": payload }).to_string();
+    sha256_hex(text.as_bytes())
+}
+
+/// The write-back use cases. Cheap to clone.
+#[derive(Clone)]
+pub struct WriteBacks {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    bus: CommandBus<WriteBack>,
+    client: JobNimbusClient,
+    keys: IdempotencyKeys,
+    settings: WriteBackSettings,
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Written {
+        remote_id: String,
+        confirmed_by_read_back: bool,
+    },
+    Failed {
+        reason: String,
+        transient: bool,
+        may_have_been_applied: bool,
+    },
+}
+
+impl WriteBacks {
+    pub fn new(
+        db: &Db,
+        signal: &AppendSignal,
+        client: JobNimbusClient,
+        settings: WriteBackSettings,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db: db.clone(),
+                bus: CommandBus::new(db, signal),
+                client,
+                keys: IdempotencyKeys::new(db),
+                settings,
+            }),
+        }
+    }
+
+    pub fn client(&self) -> &JobNimbusClient {
+        &self.inner.client
+    }
+
+    pub fn settings(&self) -> &WriteBackSettings {
+        &self.inner.settings
+    }
+
+    pub fn keys(&self) -> &IdempotencyKeys {
+        &self.inner.keys
+    }
+
+    pub(super) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Records the intent (once per key) and, when the write is due and no attempt holds it,
+    /// runs an attempt. A repeated request under the same key runs no attempt while another
+    /// holds the write: it answers the write's state.
+    pub async fn request(
+        &self,
+        request: WriteRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Requested, RequestError> {
+        let inner = &self.inner;
+        let candidate = uuid::Uuid::new_v4();
+        let hash = request_hash(&request.job_id, &request.payload);
+        let key_hash = request
+            .idempotency_key
+            .as_deref()
+            .map(|k| sha256_hex(k.as_bytes()));
+        let (id, replayed) = match &key_hash {
+            None => (candidate.simple().to_string(), false),
+            Some(key_hash) => {
+                let id = candidate.simple().to_string();
+                match inner
+                    .keys
+                    .claim(key_hash, &hash, &id, now, inner.settings.idempotency_ttl)
+                    .await?
+                {
+                    Claim::New => (id, false),
+                    Claim::Existing { write_back_id } => (write_back_id, true),
+                    Claim::Reused => return Err(RequestError::KeyReused),
+                }
+            }
+        };
+        if let Some(bytes) = &request.upload {
+            uploads::keep(&inner.db, &id, bytes, now).await?;
+        }
+        // Also on a replay: the first request may have died between its key and its intent.
+        // The same content makes this a no-op on a stream that has it.
+        let command = WriteBackCommand::Request {
+            job_id: request.job_id.clone(),
+            payload: request.payload.clone(),
+            marker: id.clone(),
+            idempotency_key_hash: key_hash,
+            requested_at: now,
+        };
+        let mut position = self
+            .execute(&id, command, request.metadata.clone())
+            .await
+            .or_else(|error| match error {
+                // Two replays racing on a stream the first request left empty: one wrote it.
+                AttemptError::Conflict => Ok(None),
+                AttemptError::Refused(refusal) => Err(RequestError::Refused(refusal)),
+                AttemptError::Store(error) => Err(error),
+            })?;
+        let (write_back, attempted) = self.attempt(&id, request.metadata).await?;
+        position = attempted.or(position);
+        Ok(Requested {
+            write_back_id: id,
+            replayed,
+            write_back,
+            position,
+        })
+    }
+
+    /// Runs one attempt of `id` if it is due and no other attempt holds it; answers the state
+    /// after it and the position of the last event appended (none when nothing was due).
+    pub async fn attempt(
+        &self,
+        id: &str,
+        metadata: HashMap<String, String>,
+    ) -> Result<(WriteBack, Option<LogPosition>), RequestError> {
+        let settings = &self.inner.settings;
+        let now = Utc::now();
+        let lease_until = now + to_delta(settings.lease);
+        let start = WriteBackCommand::StartAttempt { now, lease_until };
+        match self.execute(id, start, metadata.clone()).await {
+            Ok(_) => {}
+            // Settled, held by another attempt, not yet due, or another taker won.
+            Err(AttemptError::Refused(_) | AttemptError::Conflict) => {
+                let write_back = self.load(id).await?;
+                return Ok((write_back, None));
+            }
+            Err(AttemptError::Store(error)) => return Err(error),
+        }
+        let write_back = self.load(id).await?;
+        let span = tracing::info_span!(
+            "write_back_attempt",
+            write_back_id = %id,
+            attempt = write_back.attempts(),
+            kind = write_back.payload().map(|p| p.kind().as_str()).unwrap_or("?"),
+        );
+        let (outcome, mut position) = self
+            .run(id, &write_back, &metadata)
+            .instrument(span)
+            .await?;
+        let at = Utc::now();
+        let command = match outcome {
+            Outcome::Written {
+                remote_id,
+                confirmed_by_read_back,
+            } => WriteBackCommand::RecordSuccess {
+                remote_id,
+                confirmed_by_read_back,
+                at,
+            },
+            Outcome::Failed {
+                reason,
+                transient,
+                may_have_been_applied,
+            } => {
+                tracing::warn!(write_back_id = %id, %reason, transient, may_have_been_applied, "write-back attempt failed");
+                WriteBackCommand::RecordFailure {
+                    reason,
+                    transient,
+                    may_have_been_applied,
+                    at,
+                    next_attempt_at: at + to_delta(settings.backoff(write_back.attempts())),
+                    max_attempts: settings.max_attempts,
+                }
+            }
+        };
+        match self.execute(id, command, metadata).await {
+            Ok(appended) => position = appended.or(position),
+            // The lease ran out and another attempt took over: its outcome stands.
+            Err(AttemptError::Refused(refusal)) => {
+                tracing::warn!(write_back_id = %id, %refusal, "an attempt's outcome came too late");
+            }
+            Err(AttemptError::Conflict) => {}
+            Err(AttemptError::Store(error)) => return Err(error),
+        }
+        let write_back = self.load(id).await?;
+        if write_back.state() != domain::WriteBackState::Pending {
+            uploads::forget(&self.inner.db, id).await?;
+        }
+        Ok((write_back, position))
+    }
+
+    /// The attempt itself: a read-back first when an earlier attempt may have applied the
+    /// write, then (unless only read-backs are left) the write.
+    async fn run(
+        &self,
+        id: &str,
+        write_back: &WriteBack,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(Outcome, Option<LogPosition>), RequestError> {
+        let (Some(job_id), Some(payload), Some(marker)) = (
+            write_back.job_id(),
+            write_back.payload(),
+            write_back.marker(),
+        ) else {
+            return Err(RequestError::Missing(id.to_string()));
+        };
+        let job = job_id.external_id();
+        let marker = match WriteMarker::new(marker) {
+            Ok(marker) => marker,
+            Err(invalid) => {
+                let reason = invalid.to_string();
+                return Ok((
+                    Outcome::Failed {
+                        reason,
+                        transient: false,
+                        may_have_been_applied: false,
+                    },
+                    None,
+                ));
+            }
+        };
+        let mut position = None;
+        if write_back.must_read_back_first() {
+            match self.read_back(job, payload, &marker).await {
+                Ok(Some(remote_id)) => {
+                    tracing::info!(write_back_id = %id, %remote_id, "read-back found the write");
+                    return Ok((
+                        Outcome::Written {
+                            remote_id,
+                            confirmed_by_read_back: true,
+                        },
+                        None,
+                    ));
+                }
+                Ok(None) => {
+                    let found_nothing =
+                        WriteBackCommand::RecordNotFoundOnReadBack { at: Utc::now() };
+                    match self.execute(id, found_nothing, metadata.clone()).await {
+                        Ok(appended) => position = appended,
+                        Err(AttemptError::Store(error)) => return Err(error),
+                        // Our lease is gone: stop, the other attempt decides.
+                        Err(AttemptError::Refused(_) | AttemptError::Conflict) => {
+                            return Ok((
+                                Outcome::Failed {
+                                    reason: "another attempt took over".into(),
+                                    transient: true,
+                                    may_have_been_applied: false,
+                                },
+                                None,
+                            ))
+                        }
+                    }
+                    if write_back.read_back_only() {
+                        return Ok((
+                            Outcome::Failed {
+                                reason: "no attempt applied the write, and none is left".into(),
+                                transient: true,
+                                may_have_been_applied: false,
+                            },
+                            position,
+                        ));
+                    }
+                }
+                Err(error) => {
+                    return Ok((
+                        Outcome::Failed {
+                            reason: format!("read-back failed: {error}"),
+                            transient: true,
+                            may_have_been_applied: false,
+                        },
+                        None,
+                    ))
+                }
+            }
+        }
+        let outcome = match self.send(id, job, payload, &marker).await {
+            Ok(remote_id) => Outcome::Written {
+                remote_id,
+                confirmed_by_read_back: false,
+            },
+            Err(error) => Outcome::Failed {
+                reason: error.to_string(),
+                transient: is_transient(&error),
+                may_have_been_applied: error.may_have_been_applied(),
+            },
+        };
+        Ok((outcome, position))
+    }
+
+    /// Sends the write; answers the CRM id of what it created (the job's for a status).
+    async fn send(
+        &self,
+        id: &str,
+        job: &str,
+        payload: &WriteBackPayload,
+        marker: &WriteMarker,
+    ) -> Result<String, ClientError> {
+        let client = &self.inner.client;
+        match payload {
+            WriteBackPayload::Note { text, contact_id } => {
+                let note = NewNote {
+                    text: text.clone(),
+                    marker: marker.clone(),
+                    contact_jnid: contact_id.clone(),
+                };
+                Ok(client.create_note(job, &note).await?.jnid)
+            }
+            WriteBackPayload::Task {
+                title,
+                description,
+                due,
+                task_type,
+            } => {
+                let task = NewTask {
+                    title: title.clone(),
+                    description: description.clone(),
+                    due: *due,
+                    task_type: task_type.clone(),
+                    marker: marker.clone(),
+                };
+                Ok(client.create_task(job, &task).await?.jnid)
+            }
+            WriteBackPayload::Status { status_name } => {
+                Ok(client.update_job_status(job, status_name).await?.jnid)
+            }
+            WriteBackPayload::Attachment {
+                filename,
+                content_type,
+                description,
+                ..
+            } => {
+                let bytes = uploads::get(&self.inner.db, id)
+                    .await
+                    .map_err(|e| {
+                        ClientError::InvalidRequest(format!(
+                            "the upload's bytes cannot be read: {e}"
+                        ))
+                    })?
+                    .ok_or_else(|| {
+                        ClientError::InvalidRequest("the upload's bytes are gone".into())
+                    })?;
+                let upload = NewAttachment {
+                    filename: filename.clone(),
+                    content_type: content_type.clone(),
+                    bytes,
+                    description: description.clone(),
+                    file_type: None,
+                    is_private: false,
+                    marker: marker.clone(),
+                };
+                Ok(client.upload_attachment(job, &upload).await?.jnid)
+            }
+        }
+    }
+
+    /// Whether the CRM holds the write: the record carrying the marker (notes, tasks, files),
+    /// or the job in the requested status.
+    async fn read_back(
+        &self,
+        job: &str,
+        payload: &WriteBackPayload,
+        marker: &WriteMarker,
+    ) -> Result<Option<String>, ClientError> {
+        let client = &self.inner.client;
+        Ok(match payload {
+            WriteBackPayload::Note { .. } => client
+                .find_note_by_marker(job, marker)
+                .await?
+                .map(|r| r.jnid),
+            WriteBackPayload::Task { .. } => client
+                .find_task_by_marker(job, marker)
+                .await?
+                .map(|r| r.jnid),
+            WriteBackPayload::Status { status_name } => client
+                .fetch_job_by_id(job)
+                .await?
+                .filter(|pulled| pulled.snapshot.status.as_deref() == Some(status_name.as_str()))
+                .map(|pulled| pulled.jnid),
+            WriteBackPayload::Attachment { .. } => client
+                .find_attachment_by_marker(job, marker)
+                .await?
+                .map(|f| f.jnid),
+        })
+    }
+
+    async fn load(&self, id: &str) -> Result<WriteBack, RequestError> {
+        stream::load_write_back(&self.inner.db, id)
+            .await?
+            .ok_or_else(|| RequestError::Missing(id.to_string()))
+    }
+
+    async fn execute(
+        &self,
+        id: &str,
+        command: WriteBackCommand,
+        metadata: HashMap<String, String>,
+    ) -> Result<Option<LogPosition>, AttemptError> {
+        self.inner
+            .bus
+            .execute(id, command, metadata)
+            .await
+            .map_err(|error| match error {
+                AggregateError::UserError(refusal) => AttemptError::Refused(refusal),
+                AggregateError::AggregateConflict => AttemptError::Conflict,
+                other => AttemptError::Store(RequestError::EventStore(format!(
+                    "write-back {id}: {other}"
+                ))),
+            })
+    }
+}
+
+enum AttemptError {
+    Refused(WriteBackError),
+    Conflict,
+    Store(RequestError),
+}
+
+/// Failures that may go away: throttling, gateways, timeouts, a lost answer, a 5xx.
+/// Refusals (4xx, a bad request, a wrong key) do not.
+fn is_transient(error: &ClientError) -> bool {
+    matches!(
+        error,
+        ClientError::RetriesExhausted { .. }
+            | ClientError::Ambiguous { .. }
+            | ClientError::Server { .. }
+    )
+}
+
+fn to_delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::days(1))
+}
