@@ -20,6 +20,7 @@ mod portal;
 pub mod rate_limit;
 mod state;
 mod sync;
+mod write_backs;
 
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
@@ -45,6 +46,8 @@ type Apis = (
     jobnimbus_webhook::JobNimbusWebhookApi,
     embed::EmbedApi,
     portal::PortalApi,
+    write_backs::WriteBacksApi,
+    write_backs::JobHistoryApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -61,6 +64,8 @@ fn service() -> OpenApiService<Apis, ()> {
             jobnimbus_webhook::JobNimbusWebhookApi,
             embed::EmbedApi,
             portal::PortalApi,
+            write_backs::WriteBacksApi,
+            write_backs::JobHistoryApi,
         ),
         TITLE,
         VERSION,
