@@ -20,6 +20,8 @@ on_both_backends!(
     tasks_status_changes_and_attachments_are_written_and_listed,
     an_unknown_status_is_refused_with_the_workflows_statuses,
     writes_to_jobs_that_are_not_mirrored_and_malformed_requests_are_refused,
+    a_repeat_while_the_first_attempt_is_in_flight_answers_pending_without_a_second_call,
+    a_refused_write_fails_at_once_and_the_read_model_rebuilds_to_the_same_rows,
 );
 
 const JOBS: usize = 20;
@@ -629,4 +631,181 @@ async fn writes_to_jobs_that_are_not_mirrored_and_malformed_requests_are_refused
         0,
         "nothing sent"
     );
+}
+
+async fn a_repeat_while_the_first_attempt_is_in_flight_answers_pending_without_a_second_call(
+    backend: Backend,
+) {
+    let t = TestDb::new(backend).await;
+    let (sandbox, app) = mirrored(&t).await;
+    let job = &job_jnids(&sandbox)[8];
+    let path = format!("/api/v1/jobs/{job}/notes");
+    let body = json!({ "text": "Slow JobNimbus" });
+    sandbox.handle().set_faults(FaultConfig {
+        latency: Duration::from_millis(1_500),
+        ..FaultConfig::default()
+    });
+    sandbox.handle().reset_fault_stats();
+
+    let (first, repeat) = tokio::join!(post(&app, &path, Some("slow-1"), None, &body), async {
+        // Well inside the first request's call to JobNimbus.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        post(&app, &path, Some("slow-1"), None, &body).await
+    });
+
+    assert_eq!(repeat.headers()["idempotent-replayed"], "true");
+    let repeat = body_of(repeat, 202).await;
+    let first = body_of(first, 201).await;
+    assert_eq!(repeat["id"], first["id"]);
+    assert_eq!(repeat["state"], "pending");
+    assert_eq!(repeat["attempts"], 1, "the repeat started no attempt");
+    assert_eq!(
+        sandbox.handle().fault_stats().write_requests,
+        1,
+        "one POST to JobNimbus"
+    );
+    let marker = first["marker"].as_str().unwrap();
+    assert_eq!(
+        marked(&sandbox, Resource::Activities, "note", marker).len(),
+        1
+    );
+}
+
+/// Every row of the read model, job by job and kind by kind.
+async fn write_back_rows(
+    db: &adapters::store::Db,
+    jobs: &[String],
+) -> Vec<projections::write_backs::query::WriteBackRow> {
+    let mut rows = Vec::new();
+    for job in jobs {
+        for kind in [
+            domain::WriteBackKind::Note,
+            domain::WriteBackKind::Task,
+            domain::WriteBackKind::Status,
+            domain::WriteBackKind::Attachment,
+        ] {
+            rows.extend(
+                projections::write_backs::query::list(db, &format!("jobnimbus:{job}"), kind)
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
+    rows
+}
+
+async fn a_refused_write_fails_at_once_and_the_read_model_rebuilds_to_the_same_rows(
+    backend: Backend,
+) {
+    let t = TestDb::new(backend).await;
+    let (sandbox, app) = mirrored(&t).await;
+    let jobs = job_jnids(&sandbox);
+    let job = &jobs[9];
+    // Written, written after a lost answer, refused by JobNimbus, and still pending.
+    body_of(
+        post(
+            &app,
+            &format!("/api/v1/jobs/{job}/notes"),
+            None,
+            None,
+            &json!({ "text": "one" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let refused = post(
+        &app,
+        &format!("/api/v1/jobs/{job}/tasks"),
+        Some("bad-type"),
+        None,
+        &json!({ "title": "Call back", "taskType": "No Such Type" }),
+    )
+    .await;
+    let problem = assert_problem(refused, 422, "crm_rejected").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("400"),
+        "{problem}"
+    );
+    sandbox.handle().set_faults(FaultConfig {
+        drop_response_after_write: 1.0,
+        ..FaultConfig::default()
+    });
+    body_of(
+        post(
+            &app,
+            &format!("/api/v1/jobs/{job}/notes"),
+            Some("lost"),
+            None,
+            &json!({ "text": "two" }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    sandbox.handle().set_faults(FaultConfig::default());
+    until_written(
+        &app,
+        &format!("/api/v1/jobs/{job}/notes"),
+        "lost",
+        &json!({ "text": "two" }),
+    )
+    .await;
+    sandbox.handle().set_faults(FaultConfig {
+        rate_limit: 1.0,
+        ..FaultConfig::default()
+    });
+    body_of(
+        post(
+            &app,
+            &format!("/api/v1/jobs/{job}/notes"),
+            None,
+            None,
+            &json!({ "text": "three" }),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let tasks = body_of(
+        app.get_internal(&format!("/api/v1/jobs/{job}/tasks")).await,
+        200,
+    )
+    .await;
+    let task = &tasks["items"][0];
+    assert_eq!(task["state"], "failed");
+    assert_eq!(task["retryable"], false);
+    assert_eq!(task["attempts"], 1, "a refusal is not retried");
+    // Let the worker settle the pending one, so no event is appended while rebuilding.
+    sandbox.handle().set_faults(FaultConfig::default());
+    let mut live = Vec::new();
+    for _ in 0..200 {
+        live = write_back_rows(&t.db, &jobs).await;
+        if live
+            .iter()
+            .all(|r| r.state != domain::WriteBackState::Pending)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let states: Vec<_> = live.iter().map(|r| r.state).collect();
+    assert_eq!(states.len(), 4);
+    assert!(
+        !states.contains(&domain::WriteBackState::Pending),
+        "{states:?}"
+    );
+    assert!(live.iter().any(|r| r.confirmed_by_read_back));
+    assert!(live
+        .iter()
+        .any(|r| r.last_error.is_some() && r.state == domain::WriteBackState::Succeeded));
+    // Stop the live runners and the worker before rebuilding, as `replay` requires.
+    drop(app);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    projections::rebuild(&t.db, &projections::write_backs::WriteBacks, 3, |_| {})
+        .await
+        .unwrap();
+
+    assert_eq!(write_back_rows(&t.db, &jobs).await, live);
 }
