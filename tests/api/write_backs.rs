@@ -491,6 +491,17 @@ async fn tasks_status_changes_and_attachments_are_written_and_listed(backend: Ba
         new_status.as_str()
     );
     assert_eq!(status["remoteId"], jnid);
+    let mirrored_job = body_of(
+        app.get_internal(&format!("/api/v1/jobs/jobnimbus:{jnid}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        mirrored_job["status"],
+        new_status.as_str(),
+        "the mirror shows the new status without waiting for a sync"
+    );
     let files = marked(
         &sandbox,
         Resource::Files,

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::AggregateError;
-use domain::{JobId, WriteBack, WriteBackCommand, WriteBackError, WriteBackPayload};
+use domain::{
+    Job, JobCommand, JobId, WriteBack, WriteBackCommand, WriteBackError, WriteBackPayload,
+};
 use rand::Rng;
 use tracing::Instrument;
 
 use super::idempotency::{Claim, IdempotencyKeys};
 use super::{sha256_hex, stream, uploads};
 use crate::jobnimbus::{
-    ClientError, JobNimbusClient, NewAttachment, NewNote, NewTask, WriteMarker,
+    ClientError, JobNimbusClient, NewAttachment, NewNote, NewTask, PulledJob, WriteMarker,
 };
 use crate::store::{AppendSignal, CommandBus, Db, LogPosition, StoreError};
 
@@ -124,6 +126,9 @@ pub struct WriteBacks {
 struct Inner {
     db: Db,
     bus: CommandBus<WriteBack>,
+    /// Records the job JobNimbus answered a status change with, so the mirror shows it now
+    /// rather than at the next sync.
+    jobs: CommandBus<Job>,
     client: JobNimbusClient,
     keys: IdempotencyKeys,
     settings: WriteBackSettings,
@@ -134,6 +139,8 @@ enum Outcome {
     Written {
         remote_id: String,
         confirmed_by_read_back: bool,
+        /// A status change: the job as JobNimbus answered or was read back with it.
+        job: Option<Box<PulledJob>>,
     },
     Failed {
         reason: String,
@@ -153,6 +160,7 @@ impl WriteBacks {
             inner: Arc::new(Inner {
                 db: db.clone(),
                 bus: CommandBus::new(db, signal),
+                jobs: CommandBus::new(db, signal),
                 client,
                 keys: IdempotencyKeys::new(db),
                 settings,
@@ -269,21 +277,36 @@ impl WriteBacks {
             .instrument(span)
             .await?;
         let at = Utc::now();
+        let mut saved_job = None;
         let command = match outcome {
             Outcome::Written {
                 remote_id,
                 confirmed_by_read_back,
-            } => WriteBackCommand::RecordSuccess {
-                remote_id,
-                confirmed_by_read_back,
-                at,
-            },
+                job,
+            } => {
+                metrics::counter!("write_back_attempts_total", "outcome" => "succeeded")
+                    .increment(1);
+                saved_job = job;
+                WriteBackCommand::RecordSuccess {
+                    remote_id,
+                    confirmed_by_read_back,
+                    at,
+                }
+            }
             Outcome::Failed {
                 reason,
                 transient,
                 may_have_been_applied,
             } => {
                 tracing::warn!(write_back_id = %id, %reason, transient, may_have_been_applied, "write-back attempt failed");
+                let outcome = if may_have_been_applied {
+                    "ambiguous"
+                } else if transient {
+                    "transient"
+                } else {
+                    "refused"
+                };
+                metrics::counter!("write_back_attempts_total", "outcome" => outcome).increment(1);
                 WriteBackCommand::RecordFailure {
                     reason,
                     transient,
@@ -294,6 +317,7 @@ impl WriteBacks {
                 }
             }
         };
+        let metadata_for_job = metadata.clone();
         match self.execute(id, command, metadata).await {
             Ok(appended) => position = appended.or(position),
             // The lease ran out and another attempt took over: its outcome stands.
@@ -302,6 +326,12 @@ impl WriteBacks {
             }
             Err(AttemptError::Conflict) => {}
             Err(AttemptError::Store(error)) => return Err(error),
+        }
+        if let Some(job) = saved_job {
+            position = self
+                .record_job(id, *job, metadata_for_job)
+                .await
+                .or(position);
         }
         let write_back = self.load(id).await?;
         if write_back.state() != domain::WriteBackState::Pending {
@@ -343,12 +373,13 @@ impl WriteBacks {
         let mut position = None;
         if write_back.must_read_back_first() {
             match self.read_back(job, payload, &marker).await {
-                Ok(Some(remote_id)) => {
+                Ok(Some((remote_id, job))) => {
                     tracing::info!(write_back_id = %id, %remote_id, "read-back found the write");
                     return Ok((
                         Outcome::Written {
                             remote_id,
                             confirmed_by_read_back: true,
+                            job: job.map(Box::new),
                         },
                         None,
                     ));
@@ -395,9 +426,10 @@ impl WriteBacks {
             }
         }
         let outcome = match self.send(id, job, payload, &marker).await {
-            Ok(remote_id) => Outcome::Written {
+            Ok((remote_id, job)) => Outcome::Written {
                 remote_id,
                 confirmed_by_read_back: false,
+                job: job.map(Box::new),
             },
             Err(error) => Outcome::Failed {
                 reason: error.to_string(),
@@ -415,7 +447,7 @@ impl WriteBacks {
         job: &str,
         payload: &WriteBackPayload,
         marker: &WriteMarker,
-    ) -> Result<String, ClientError> {
+    ) -> Result<(String, Option<PulledJob>), ClientError> {
         let client = &self.inner.client;
         match payload {
             WriteBackPayload::Note { text, contact_id } => {
@@ -424,7 +456,7 @@ impl WriteBacks {
                     marker: marker.clone(),
                     contact_jnid: contact_id.clone(),
                 };
-                Ok(client.create_note(job, &note).await?.jnid)
+                Ok((client.create_note(job, &note).await?.jnid, None))
             }
             WriteBackPayload::Task {
                 title,
@@ -439,10 +471,11 @@ impl WriteBacks {
                     task_type: task_type.clone(),
                     marker: marker.clone(),
                 };
-                Ok(client.create_task(job, &task).await?.jnid)
+                Ok((client.create_task(job, &task).await?.jnid, None))
             }
             WriteBackPayload::Status { status_name } => {
-                Ok(client.update_job_status(job, status_name).await?.jnid)
+                let saved = client.update_job_status(job, status_name).await?;
+                Ok((saved.jnid.clone(), Some(saved)))
             }
             WriteBackPayload::Attachment {
                 filename,
@@ -469,7 +502,7 @@ impl WriteBacks {
                     is_private: false,
                     marker: marker.clone(),
                 };
-                Ok(client.upload_attachment(job, &upload).await?.jnid)
+                Ok((client.upload_attachment(job, &upload).await?.jnid, None))
             }
         }
     }
@@ -481,27 +514,56 @@ impl WriteBacks {
         job: &str,
         payload: &WriteBackPayload,
         marker: &WriteMarker,
-    ) -> Result<Option<String>, ClientError> {
+    ) -> Result<Option<(String, Option<PulledJob>)>, ClientError> {
         let client = &self.inner.client;
         Ok(match payload {
             WriteBackPayload::Note { .. } => client
                 .find_note_by_marker(job, marker)
                 .await?
-                .map(|r| r.jnid),
+                .map(|r| (r.jnid, None)),
             WriteBackPayload::Task { .. } => client
                 .find_task_by_marker(job, marker)
                 .await?
-                .map(|r| r.jnid),
+                .map(|r| (r.jnid, None)),
             WriteBackPayload::Status { status_name } => client
                 .fetch_job_by_id(job)
                 .await?
                 .filter(|pulled| pulled.snapshot.status.as_deref() == Some(status_name.as_str()))
-                .map(|pulled| pulled.jnid),
+                .map(|pulled| (pulled.jnid.clone(), Some(pulled))),
             WriteBackPayload::Attachment { .. } => client
                 .find_attachment_by_marker(job, marker)
                 .await?
-                .map(|f| f.jnid),
+                .map(|f| (f.jnid, None)),
         })
+    }
+
+    /// Records the job as JobNimbus showed it after a status change, as a sync would, so the
+    /// mirror shows the new status now. Best effort: a concurrent sync or webhook that wins the
+    /// job's stream records the same CRM state, and the next sync would anyway.
+    async fn record_job(
+        &self,
+        write_back_id: &str,
+        job: PulledJob,
+        mut metadata: HashMap<String, String>,
+    ) -> Option<LogPosition> {
+        metadata.insert("write_back_id".to_string(), write_back_id.to_string());
+        let command = JobCommand::RecordPulledSnapshot {
+            snapshot: job.snapshot,
+            is_active: job.is_active,
+            observed_at: Utc::now(),
+        };
+        match self
+            .inner
+            .jobs
+            .execute(job.id.as_str(), command, metadata)
+            .await
+        {
+            Ok(position) => position,
+            Err(error) => {
+                tracing::warn!(write_back_id, %error, "the job's new status waits for the next sync");
+                None
+            }
+        }
     }
 
     async fn load(&self, id: &str) -> Result<WriteBack, RequestError> {
