@@ -7,6 +7,7 @@
 //! applied (its answer lost, a 5xx after sending), the next one reads the job's records back
 //! for the write's marker before sending anything again.
 
+mod crm;
 mod history;
 mod idempotency;
 mod service;

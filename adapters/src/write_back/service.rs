@@ -13,10 +13,8 @@ use rand::Rng;
 use tracing::Instrument;
 
 use super::idempotency::{Claim, IdempotencyKeys};
-use super::{sha256_hex, stream, uploads};
-use crate::jobnimbus::{
-    ClientError, JobNimbusClient, NewAttachment, NewNote, NewTask, PulledJob, WriteMarker,
-};
+use super::{crm, sha256_hex, stream, uploads};
+use crate::jobnimbus::{JobNimbusClient, PulledJob, WriteMarker};
 use crate::store::{AppendSignal, CommandBus, Db, LogPosition, StoreError};
 
 /// How write-backs are retried and how long keys are kept.
@@ -372,7 +370,7 @@ impl WriteBacks {
         };
         let mut position = None;
         if write_back.must_read_back_first() {
-            match self.read_back(job, payload, &marker).await {
+            match crm::read_back(&self.inner.client, job, payload, &marker).await {
                 Ok(Some((remote_id, job))) => {
                     tracing::info!(write_back_id = %id, %remote_id, "read-back found the write");
                     return Ok((
@@ -425,7 +423,16 @@ impl WriteBacks {
                 }
             }
         }
-        let outcome = match self.send(id, job, payload, &marker).await {
+        let outcome = match crm::send(
+            &self.inner.client,
+            &self.inner.db,
+            id,
+            job,
+            payload,
+            &marker,
+        )
+        .await
+        {
             Ok((remote_id, job)) => Outcome::Written {
                 remote_id,
                 confirmed_by_read_back: false,
@@ -433,108 +440,11 @@ impl WriteBacks {
             },
             Err(error) => Outcome::Failed {
                 reason: error.to_string(),
-                transient: is_transient(&error),
+                transient: crm::is_transient(&error),
                 may_have_been_applied: error.may_have_been_applied(),
             },
         };
         Ok((outcome, position))
-    }
-
-    /// Sends the write; answers the CRM id of what it created (the job's for a status).
-    async fn send(
-        &self,
-        id: &str,
-        job: &str,
-        payload: &WriteBackPayload,
-        marker: &WriteMarker,
-    ) -> Result<(String, Option<PulledJob>), ClientError> {
-        let client = &self.inner.client;
-        match payload {
-            WriteBackPayload::Note { text, contact_id } => {
-                let note = NewNote {
-                    text: text.clone(),
-                    marker: marker.clone(),
-                    contact_jnid: contact_id.clone(),
-                };
-                Ok((client.create_note(job, &note).await?.jnid, None))
-            }
-            WriteBackPayload::Task {
-                title,
-                description,
-                due,
-                task_type,
-            } => {
-                let task = NewTask {
-                    title: title.clone(),
-                    description: description.clone(),
-                    due: *due,
-                    task_type: task_type.clone(),
-                    marker: marker.clone(),
-                };
-                Ok((client.create_task(job, &task).await?.jnid, None))
-            }
-            WriteBackPayload::Status { status_name } => {
-                let saved = client.update_job_status(job, status_name).await?;
-                Ok((saved.jnid.clone(), Some(saved)))
-            }
-            WriteBackPayload::Attachment {
-                filename,
-                content_type,
-                description,
-                ..
-            } => {
-                let bytes = uploads::get(&self.inner.db, id)
-                    .await
-                    .map_err(|e| {
-                        ClientError::InvalidRequest(format!(
-                            "the upload's bytes cannot be read: {e}"
-                        ))
-                    })?
-                    .ok_or_else(|| {
-                        ClientError::InvalidRequest("the upload's bytes are gone".into())
-                    })?;
-                let upload = NewAttachment {
-                    filename: filename.clone(),
-                    content_type: content_type.clone(),
-                    bytes,
-                    description: description.clone(),
-                    file_type: None,
-                    is_private: false,
-                    marker: marker.clone(),
-                };
-                Ok((client.upload_attachment(job, &upload).await?.jnid, None))
-            }
-        }
-    }
-
-    /// Whether the CRM holds the write: the record carrying the marker (notes, tasks, files),
-    /// or the job in the requested status.
-    async fn read_back(
-        &self,
-        job: &str,
-        payload: &WriteBackPayload,
-        marker: &WriteMarker,
-    ) -> Result<Option<(String, Option<PulledJob>)>, ClientError> {
-        let client = &self.inner.client;
-        Ok(match payload {
-            WriteBackPayload::Note { .. } => client
-                .find_note_by_marker(job, marker)
-                .await?
-                .map(|r| (r.jnid, None)),
-            WriteBackPayload::Task { .. } => client
-                .find_task_by_marker(job, marker)
-                .await?
-                .map(|r| (r.jnid, None)),
-            WriteBackPayload::Status { status_name } => client
-                .fetch_job_by_id(job)
-                .await?
-                .filter(|pulled| pulled.snapshot.status.as_deref() == Some(status_name.as_str()))
-                .map(|pulled| (pulled.jnid.clone(), Some(pulled))),
-            WriteBackPayload::Attachment { .. } => client
-                .find_attachment_by_marker(job, marker)
-                .await?
-                .map(|f| (f.jnid, None)),
-        })
     }
 
     /// Records the job as JobNimbus showed it after a status change, as a sync would, so the
@@ -596,17 +506,6 @@ enum AttemptError {
     Refused(WriteBackError),
     Conflict,
     Store(RequestError),
-}
-
-/// Failures that may go away: throttling, gateways, timeouts, a lost answer, a 5xx.
-/// Refusals (4xx, a bad request, a wrong key) do not.
-fn is_transient(error: &ClientError) -> bool {
-    matches!(
-        error,
-        ClientError::RetriesExhausted { .. }
-            | ClientError::Ambiguous { .. }
-            | ClientError::Server { .. }
-    )
 }
 
 fn to_delta(duration: Duration) -> TimeDelta {
