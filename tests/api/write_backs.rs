@@ -22,6 +22,7 @@ on_both_backends!(
     writes_to_jobs_that_are_not_mirrored_and_malformed_requests_are_refused,
     a_repeat_while_the_first_attempt_is_in_flight_answers_pending_without_a_second_call,
     a_refused_write_fails_at_once_and_the_read_model_rebuilds_to_the_same_rows,
+    an_attempt_cut_at_its_lease_is_read_back_before_it_is_sent_again,
 );
 
 const JOBS: usize = 20;
@@ -29,6 +30,13 @@ const JOBS: usize = 20;
 /// A server on a sandbox of `JOBS` jobs, all mirrored; retries come quickly (the sandbox
 /// lists a write at once, unlike JobNimbus's index).
 async fn mirrored(t: &TestDb) -> (RunningSandbox, TestApp) {
+    mirrored_with(t, |_| {}).await
+}
+
+async fn mirrored_with(
+    t: &TestDb,
+    adjust: impl FnOnce(&mut adapters::write_back::WriteBackSettings),
+) -> (RunningSandbox, TestApp) {
     let sandbox = crm::jobnimbus(JOBS, 10, FaultConfig::default()).await;
     let mut settings = t.settings();
     settings.jobnimbus.api_key = Some(SecretString::from(crm::SANDBOX_KEY));
@@ -38,6 +46,7 @@ async fn mirrored(t: &TestDb) -> (RunningSandbox, TestApp) {
     settings.write_backs.backoff_base = Duration::from_millis(20);
     settings.write_backs.backoff_cap = Duration::from_millis(200);
     settings.write_backs.poll_interval = Duration::from_millis(500);
+    adjust(&mut settings.write_backs);
     let app = TestApp::spawn_with(settings).await;
     let synced = app.post_internal("/api/v1/sync/jobs").await;
     assert_eq!(synced.status(), 200);
@@ -829,4 +838,55 @@ async fn a_refused_write_fails_at_once_and_the_read_model_rebuilds_to_the_same_r
         .unwrap();
 
     assert_eq!(write_back_rows(&t.db, &jobs).await, live);
+}
+
+async fn an_attempt_cut_at_its_lease_is_read_back_before_it_is_sent_again(backend: Backend) {
+    let t = TestDb::new(backend).await;
+    // An attempt may run 0.8 s; JobNimbus answers after 1.5 s.
+    let (sandbox, app) = mirrored_with(&t, |w| w.lease = Duration::from_secs(1)).await;
+    let job = &job_jnids(&sandbox)[10];
+    let path = format!("/api/v1/jobs/{job}/notes");
+    let body = json!({ "text": "Slow enough to be cut" });
+    sandbox.handle().set_faults(FaultConfig {
+        latency: Duration::from_millis(1_500),
+        ..FaultConfig::default()
+    });
+
+    let pending = body_of(post(&app, &path, Some("cut-1"), None, &body).await, 202).await;
+    assert!(
+        pending["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("ran longer than"),
+        "{pending}"
+    );
+    sandbox.handle().set_faults(FaultConfig::default());
+    let written = until_written(&app, &path, "cut-1", &body).await;
+
+    let marker = written["marker"].as_str().unwrap();
+    let notes = marked(&sandbox, Resource::Activities, "note", marker);
+    assert_eq!(
+        notes.len(),
+        1,
+        "once, whether or not the cut request was applied"
+    );
+    assert_eq!(written["remoteId"], notes[0]["jnid"]);
+    let history = body_of(
+        app.get_internal(&format!("/api/v1/jobs/{job}/history"))
+            .await,
+        200,
+    )
+    .await;
+    let read_back_first = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["aggregateId"] == written["id"])
+        .filter_map(|e| e["payload"]["WriteBackAttemptStarted"]["read_back_first"].as_bool())
+        .collect::<Vec<_>>();
+    assert_eq!(read_back_first.first(), Some(&false));
+    assert!(
+        read_back_first[1..].iter().all(|first| *first),
+        "every later attempt read back first: {read_back_first:?}"
+    );
 }

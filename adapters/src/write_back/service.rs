@@ -108,6 +108,9 @@ pub enum RequestError {
     EventStore(String),
 }
 
+/// Share of the lease an attempt may use; the rest covers recording its outcome.
+const LEASE_SHARE_OF_ATTEMPT: f64 = 0.8;
+
 /// The hash that decides whether two requests under one key are the same request.
 pub fn request_hash(job_id: &JobId, payload: &WriteBackPayload) -> String {
     // serde writes struct fields in declaration order: the text is stable.
@@ -270,10 +273,26 @@ impl WriteBacks {
             attempt = write_back.attempts(),
             kind = write_back.payload().map(|p| p.kind().as_str()).unwrap_or("?"),
         );
-        let (outcome, mut position) = self
-            .run(id, &write_back, &metadata)
-            .instrument(span)
-            .await?;
+        // An attempt never outlives its lease: past it another attempt may start, and two
+        // must never talk to JobNimbus for one write at once. Cut short, the request may
+        // still have been applied, so the next attempt reads back first.
+        let bounded = settings.lease.mul_f64(LEASE_SHARE_OF_ATTEMPT);
+        let (outcome, mut position) = match tokio::time::timeout(
+            bounded,
+            self.run(id, &write_back, &metadata).instrument(span),
+        )
+        .await
+        {
+            Ok(ran) => ran?,
+            Err(_) => (
+                Outcome::Failed {
+                    reason: format!("the attempt ran longer than {} s", bounded.as_secs()),
+                    transient: true,
+                    may_have_been_applied: true,
+                },
+                None,
+            ),
+        };
         let at = Utc::now();
         let mut saved_job = None;
         let command = match outcome {

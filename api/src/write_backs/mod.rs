@@ -335,18 +335,19 @@ async fn submit(
         ("caller".to_string(), caller),
         ("request_id".to_string(), uuid::Uuid::new_v4().to_string()),
     ]);
-    let requested = write_backs
-        .request(
-            WriteRequest {
-                job_id,
-                payload,
-                idempotency_key,
-                upload,
-                metadata,
-            },
-            Utc::now(),
-        )
+    // On a task of its own: poem drops the handler when the caller hangs up, and an attempt
+    // cut between sending and recording would leave the write waiting for its lease to end.
+    let service = write_backs.clone();
+    let request = WriteRequest {
+        job_id,
+        payload,
+        idempotency_key,
+        upload,
+        metadata,
+    };
+    let requested = tokio::spawn(async move { service.request(request, Utc::now()).await })
         .await
+        .map_err(|join| ApiError::internal(&join))?
         .map_err(|error| match error {
             RequestError::KeyReused => unprocessable(
                 "idempotency_key_reused",
