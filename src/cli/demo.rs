@@ -106,6 +106,12 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/logs'");
     if let Some(job) = active_jobs(&state.db).await?.first() {
         println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/photos'");
+        println!(
+            "  curl -X POST -H 'x-internal-api-key: {key}' -H 'Idempotency-Key: demo-note-1' \\\n    \
+             -H 'content-type: application/json' -d '{{\"text\":\"QC passed\"}}' \\\n    \
+             '{base}/api/v1/jobs/{job}/notes'"
+        );
+        println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/history'");
     }
     println!("  curl -X POST -H 'x-internal-api-key: {key}' '{base}/api/v1/sync/jobs'");
     println!(
