@@ -478,7 +478,7 @@ async fn tasks_status_changes_and_attachments_are_written_and_listed(backend: Ba
          Content-Type: image/jpeg\r\n\r\nJPEGBYTES\r\n--{boundary}\r\nContent-Disposition: \
          form-data; name=\"description\"\r\n\r\nAfter: ridge cap\r\n--{boundary}--\r\n"
     );
-    let attachment = body_of(
+    let upload = || {
         app.client
             .post(format!("{}/api/v1/jobs/{jnid}/attachments", app.address))
             .header("x-internal-api-key", INTERNAL_KEY)
@@ -487,13 +487,18 @@ async fn tasks_status_changes_and_attachments_are_written_and_listed(backend: Ba
                 "content-type",
                 format!("multipart/form-data; boundary={boundary}"),
             )
-            .body(form)
+            .body(form.clone())
             .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await;
+    };
+    let attachment = body_of(upload().await.unwrap(), 201).await;
+    let replayed = upload().await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(body_of(replayed, 201).await["id"], attachment["id"]);
+    assert_eq!(
+        uploads_held(&t.db).await,
+        0,
+        "settled uploads keep no bytes"
+    );
 
     let tasks = marked(
         &sandbox,
@@ -699,6 +704,16 @@ async fn a_repeat_while_the_first_attempt_is_in_flight_answers_pending_without_a
         marked(&sandbox, Resource::Activities, "note", marker).len(),
         1
     );
+}
+
+/// Attachment bytes waiting for their write-back to settle.
+async fn uploads_held(db: &adapters::store::Db) -> i64 {
+    let sql = "select count(*) from write_back_uploads";
+    match db {
+        adapters::store::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        adapters::store::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .unwrap()
 }
 
 /// Every row of the read model, job by job and kind by kind.

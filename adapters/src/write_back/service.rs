@@ -216,7 +216,15 @@ impl WriteBacks {
             }
         };
         if let Some(bytes) = &request.upload {
-            uploads::keep(&inner.db, &id, bytes, now).await?;
+            // Kept until the write settles; a replay of a settled upload must not bring the
+            // bytes back, as nothing would delete them again.
+            let settled = replayed
+                && stream::load_write_back(&inner.db, &id)
+                    .await?
+                    .is_some_and(|w| w.state() != domain::WriteBackState::Pending);
+            if !settled {
+                uploads::keep(&inner.db, &id, bytes, now).await?;
+            }
         }
         // Also on a replay: the first request may have died between its key and its intent.
         // The same content makes this a no-op on a stream that has it.
