@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 mod embed;
 mod evaluation;
 mod jobber;
+mod write_backs;
 pub use embed::EmbedSettings;
 pub use evaluation::EvaluationSettings;
 pub use jobber::{JobberApp, JobberSettings};
@@ -45,6 +46,8 @@ pub struct Settings {
     pub embed: EmbedSettings,
     pub rate_limit: RateLimitSettings,
     pub evaluation: EvaluationSettings,
+    /// `WRITE_BACK_*` and `JOBNIMBUS_TASK_TYPE`: write-backs to JobNimbus.
+    pub write_backs: adapters::write_back::WriteBackSettings,
 }
 
 /// The JobNimbus connection and its sync schedule (the seed's variable names).
@@ -213,6 +216,7 @@ impl Settings {
         let embed = embed::embed_settings(&get, &mut problems);
         let rate_limit = rate_limit_settings(&get, &mut problems);
         let evaluation = evaluation::evaluation_settings(&get, &mut problems);
+        let write_backs = write_backs::write_back_settings(&get, &mut problems);
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -230,6 +234,7 @@ impl Settings {
             embed,
             rate_limit,
             evaluation,
+            write_backs,
         })
     }
 

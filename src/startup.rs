@@ -135,6 +135,7 @@ impl Application {
                 settings.jobber.refresh_check_every,
             ));
         }
+        let write_backs = write_backs(settings, &db, &signal, jobnimbus.as_ref(), &mut background);
         let rate_limiter = rate_limiter(&settings.rate_limit).await;
         let evaluator = Evaluator::new(&db, &signal, settings.evaluation.rules.clone(), clock);
         let evaluation_scheduler = evaluations(
@@ -174,6 +175,7 @@ impl Application {
             embed,
             rate_limiter,
             evaluator,
+            write_backs,
         };
         Ok(Application {
             acceptor,
@@ -318,6 +320,26 @@ fn jobnimbus_webhooks(
         token: WebhookToken::new(secret),
         inbox,
     })
+}
+
+/// Write-backs to JobNimbus, and their retry worker pushed onto `background`, when the API
+/// key is set.
+fn write_backs(
+    settings: &Settings,
+    db: &Db,
+    signal: &AppendSignal,
+    jobnimbus: Option<&SyncEngine>,
+    background: &mut Vec<JoinHandle<()>>,
+) -> Option<adapters::write_back::WriteBacks> {
+    let engine = jobnimbus?;
+    let write_backs = adapters::write_back::WriteBacks::new(
+        db,
+        signal,
+        engine.client().clone(),
+        settings.write_backs.clone(),
+    );
+    background.push(adapters::write_back::spawn_worker(write_backs.clone()));
+    Some(write_backs)
 }
 
 /// The Jobber use cases, when the app's credentials are configured: OAuth client, GraphQL

@@ -21,3 +21,8 @@ pub mod sync;
 /// OAuth tokens encrypted at rest, with key rotation, crypto-shredding and a single-flight
 /// refresh lock per connection.
 pub mod vault;
+
+/// Write-backs to JobNimbus (notes, tasks, status changes, attachments), exactly once:
+/// intent and outcome as events, idempotency keys, read-back after an ambiguous failure, and
+/// a retry worker.
+pub mod write_back;

@@ -23,6 +23,7 @@ pub mod rate_limit;
 mod risk;
 mod state;
 mod sync;
+mod write_backs;
 
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
@@ -50,6 +51,8 @@ type Apis = (
     portal::PortalApi,
     qc::QcApi,
     risk::RiskApi,
+    write_backs::WriteBacksApi,
+    write_backs::JobHistoryApi,
 );
 
 fn service() -> OpenApiService<Apis, ()> {
@@ -68,6 +71,8 @@ fn service() -> OpenApiService<Apis, ()> {
             portal::PortalApi,
             qc::QcApi,
             risk::RiskApi,
+            write_backs::WriteBacksApi,
+            write_backs::JobHistoryApi,
         ),
         TITLE,
         VERSION,

@@ -36,6 +36,8 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// QC and risk evaluations of mirrored jobs.
     pub evaluator: projections::evaluation::Evaluator,
+    /// Write-backs to JobNimbus; `None` when `JOBNIMBUS_API_KEY` is not set.
+    pub write_backs: Option<adapters::write_back::WriteBacks>,
 }
 
 impl AppState {

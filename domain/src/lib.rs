@@ -14,6 +14,7 @@ pub mod qc;
 pub mod risk;
 pub mod sync_cursor;
 pub mod sync_run;
+pub mod write_back;
 
 pub use connection::{
     refresh_due, Connection, ConnectionCommand, ConnectionError, ConnectionEvent, ConnectionId,
@@ -40,4 +41,8 @@ pub use sync_cursor::{SyncCursor, SyncCursorCommand, SyncCursorEvent};
 pub use sync_run::{
     RecordFailure, SyncMode, SyncOutcome, SyncResource, SyncRun, SyncRunCommand, SyncRunError,
     SyncRunEvent, SyncStatus, SyncTrigger,
+};
+pub use write_back::{
+    WriteBack, WriteBackCommand, WriteBackError, WriteBackEvent, WriteBackKind, WriteBackPayload,
+    WriteBackState,
 };

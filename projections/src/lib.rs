@@ -18,6 +18,7 @@ mod projection;
 mod replay;
 mod runner;
 pub mod sync_log;
+pub mod write_backs;
 
 pub use checkpoint::{all as checkpoints, Checkpoint};
 pub use error::ProjectionError;
@@ -38,5 +39,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(connection_status::ConnectionStatusView),
         Arc::new(job_files::JobFiles),
         Arc::new(job_evaluations::JobEvaluations),
+        Arc::new(write_backs::WriteBacks),
     ]
 }

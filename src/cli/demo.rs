@@ -133,6 +133,12 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
     let first_job = active_jobs(&state.db).await?.into_iter().next();
     if let Some(job) = &first_job {
         println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/photos'");
+        println!(
+            "  curl -X POST -H 'x-internal-api-key: {key}' -H 'Idempotency-Key: demo-note-1' \\\n    \
+             -H 'content-type: application/json' -d '{{\"text\":\"QC passed\"}}' \\\n    \
+             '{base}/api/v1/jobs/{job}/notes'"
+        );
+        println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/jobs/{job}/history'");
     }
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/qc/jobs?status=FAIL'");
     println!("  curl -H 'x-internal-api-key: {key}' '{base}/api/v1/risk/jobs?level=HIGH&limit=5'");

@@ -29,3 +29,4 @@ mod sync_api;
 mod sync_engine;
 mod sync_log_api;
 mod token_vault;
+mod write_backs;

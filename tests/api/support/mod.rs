@@ -121,6 +121,7 @@ impl TestDb {
                 automatic: false,
                 ..EvaluationSettings::default()
             },
+            write_backs: adapters::write_back::WriteBackSettings::default(),
         }
     }
 }
