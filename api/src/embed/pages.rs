@@ -8,15 +8,17 @@
 
 use std::sync::LazyLock;
 
-use adapters::store::{AppendSignal, BatchExecutor};
 use askama::Template;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::Utc;
-use domain::{FileKind, JobEvaluation, JobId, PanelType, QcCategory};
+use domain::qc::QcCheck;
+use domain::risk::RiskAssessment;
+use domain::{FileKind, JobId, PanelType, QcCategory};
 use poem::http::StatusCode;
 use poem::web::{Data, Html, Query};
 use poem::{handler, IntoResponse, Response, Route};
+use projections::job_evaluations::query::{self as evaluations, EvaluationRow};
 use projections::job_files::query as files;
 use projections::job_mirror::query::{self as mirror, JobRow};
 use sha2::{Digest, Sha256};
@@ -57,8 +59,18 @@ async fn qc_panel(state: Data<&AppState>, query: Query<TokenQuery>) -> Response 
         |job_id| async move {
             let job = job_row(state, &job_id).await?;
             let photos = photo_counts(state, &job_id).await?;
-            let evaluation = evaluation(state, &job_id).await?;
-            Ok(QcPage::new(header(&job), &photos, evaluation.qc_evaluated()).render())
+            let qc = evaluation(state, &job_id).await?.and_then(|row| row.qc);
+            let latest = qc.map(|qc| {
+                let at = qc.evaluated_at;
+                let check = QcCheck {
+                    status: qc.status,
+                    photos: qc.photos,
+                    missing: qc.missing,
+                };
+                (check, at)
+            });
+            let latest = latest.as_ref().map(|(check, at)| (check, *at));
+            Ok(QcPage::new(header(&job), &photos, latest).render())
         },
     )
     .await
@@ -73,10 +85,19 @@ async fn risk_panel(state: Data<&AppState>, query: Query<TokenQuery>) -> Respons
         query.0.token,
         |job_id| async move {
             let job = job_row(state, &job_id).await?;
-            let evaluation = evaluation(state, &job_id).await?;
+            let risk = evaluation(state, &job_id).await?.and_then(|row| row.risk);
+            let latest = risk.map(|risk| {
+                let at = risk.evaluated_at;
+                let assessment = RiskAssessment {
+                    level: risk.level,
+                    reasons: risk.reasons,
+                };
+                (assessment, at)
+            });
+            let latest = latest.as_ref().map(|(assessment, at)| (assessment, *at));
             let deep_link = (job.source == "jobnimbus")
                 .then(|| format!("{}/job/{}", state.jobnimbus_app_base_url, job.external_id));
-            Ok(RiskPage::new(header(&job), evaluation.risk_evaluated(), deep_link).render())
+            Ok(RiskPage::new(header(&job), latest, deep_link).render())
         },
     )
     .await
@@ -252,11 +273,10 @@ async fn photo_counts(
     Ok(counts)
 }
 
-/// The job's latest QC check and risk assessment, from its evaluation stream.
-async fn evaluation(state: &AppState, job_id: &JobId) -> Result<JobEvaluation, ApiError> {
-    // Read only: nothing is appended, so no one needs waking.
-    BatchExecutor::<JobEvaluation>::new(&state.db, &AppendSignal::new())
-        .load_one(job_id.as_str())
+/// The job's latest QC check and risk assessment, from the `job_evaluations` read model
+/// (the one the QC and risk endpoints answer from, so panel and API agree).
+async fn evaluation(state: &AppState, job_id: &JobId) -> Result<Option<EvaluationRow>, ApiError> {
+    evaluations::get(&state.db, job_id.as_str())
         .await
         .map_err(|e| ApiError::internal(&e))
 }
