@@ -77,6 +77,8 @@ fn start_server(t: &TestDb) -> Child {
         .env("PORT", "0")
         .env("INTERNAL_API_KEY", crate::support::INTERNAL_KEY)
         .env("EMBED_SIGNING_SECRET", crate::support::EMBED_SECRET)
+        // Automatic QC/risk evaluations would append events while the test counts them.
+        .env("EVALUATION_AUTOMATIC", "false")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

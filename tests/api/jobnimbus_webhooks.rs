@@ -154,6 +154,15 @@ async fn full_sync(app: &TestApp, resource: SyncResource) {
         .await
         .expect("sync");
     assert_eq!(report.status, SyncStatus::Success, "{:?}", report.failure);
+    // The engine answers once its events are committed, not once the read models show
+    // them: wait, so the requests that follow find the jobs mirrored.
+    if let Some(position) = report.last_position {
+        app.state
+            .progress
+            .wait_for(position, Duration::from_secs(60))
+            .await
+            .expect("read models caught up with the sync");
+    }
 }
 
 /// Waits until the server's processor has finished every row, then until the read models
