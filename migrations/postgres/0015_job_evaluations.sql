@@ -36,7 +36,8 @@ create table job_evaluations
     -- the level and status indexes narrow a scan first.
     risk_rules        text,
     risk_evaluated_at timestamptz,
-    -- The latest instant any evaluation looked at the job, whether or not it changed.
+    -- The latest instant an evaluation of this job alone (or its outcome changing) looked
+    -- at it; passes over every job are in job_evaluation_passes, and the API shows the later.
     checked_at        timestamptz,
     -- Global positions of the last Job, QC and risk event folded into the row: each part is
     -- written by its own guarded upsert, so a replayed batch changes nothing.
@@ -48,12 +49,17 @@ create table job_evaluations
 -- The risk list: by level (highest first), filtered by level and job status.
 create index job_evaluations_risk on job_evaluations (risk_rank, job_id)
     where risk_level is not null;
-create index job_evaluations_risk_recent on job_evaluations (risk_evaluated_at, job_id)
-    where risk_level is not null;
--- The QC overview: filtered by QC status, by name or by last check.
+-- The QC overview filtered by verdict; both lists by name or by the job's CRM status.
 create index job_evaluations_qc on job_evaluations (qc_status, job_id)
     where qc_status is not null;
-create index job_evaluations_checked on job_evaluations (checked_at, job_id)
-    where checked_at is not null;
 create index job_evaluations_name on job_evaluations (job_name, job_id);
 create index job_evaluations_job_status on job_evaluations (job_status, job_id);
+
+-- When the latest pass over every job evaluated them (one row, scope 'all'). Kept apart from
+-- the rows: such a pass checks every job, and updating 50,000 rows' checked_at for it cost
+-- seconds of index writes, while "the later of the two" costs nothing to read.
+create table job_evaluation_passes
+(
+    scope      text primary key,
+    checked_at timestamptz not null
+);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use adapters::jobber::sandbox::{JobberSandboxConfig, RunningJobberSandbox, SandboxJobber};
 use adapters::jobnimbus::sandbox::{SandboxConfig, SandboxJobNimbus};
-use adapters::store::{DatabaseTarget, Db};
+use adapters::store::{DatabaseTarget, Db, EventLog};
 use adapters::sync::{PhotoSyncCaller, SyncReport, SyncRequest};
 use api::AppState;
 use base64::Engine;
@@ -106,9 +106,14 @@ pub async fn run(mut settings: Settings) -> Result<(), Box<dyn std::error::Error
             domain::EvaluationTrigger::Cli,
         )
         .await?;
+    // The policy may have recorded most outcomes as the jobs and photos arrived; this pass
+    // then finds them unchanged, so say how many are held rather than how many it added.
+    let held = EventLog::new(state.db.clone())
+        .count_of_type("JobEvaluation")
+        .await?;
     println!(
-        "  QC and risk: {} jobs evaluated, {} outcomes recorded",
-        evaluation.jobs_checked, evaluation.outcomes_changed
+        "  QC and risk: {} jobs checked, {held} outcomes recorded so far",
+        evaluation.jobs_checked
     );
     if let Some(position) = evaluation.last_position {
         state

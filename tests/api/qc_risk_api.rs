@@ -554,21 +554,28 @@ async fn qc_and_risk_follow_the_crm_with_no_evaluate_call(backend: Backend) {
     assert_eq!(manual, 0);
 }
 
-/// Every `job_evaluations` row, every column, as JSON text, in key order.
+/// Every `job_evaluations` row, every column, and every pass, as JSON text.
 async fn evaluation_rows(db: &Db) -> Vec<String> {
     const COLUMNS: &str = "job_id, source, external_id, job_name, job_number, customer_name,
         job_status, qc_status, qc_before, qc_during, qc_after, qc_unclassified, qc_total,
         qc_missing, qc_evaluated_at, risk_level, risk_rank, risk_reasons, risk_rules,
         risk_evaluated_at, checked_at, job_position, qc_position, risk_position";
+    // The passes over every job too: they are half of each job's "checked at".
     match db {
         Db::Postgres(pool) => sqlx::query_scalar(&format!(
-            "select json_build_array({COLUMNS})::text from job_evaluations order by job_id"
+            "select json_build_array({COLUMNS})::text from job_evaluations
+             union all
+             select json_build_array(scope, checked_at)::text from job_evaluation_passes
+             order by 1"
         ))
         .fetch_all(pool)
         .await
         .unwrap(),
         Db::Sqlite(pool) => sqlx::query_scalar(&format!(
-            "select json_array({COLUMNS}) from job_evaluations order by job_id"
+            "select json_array({COLUMNS}) from job_evaluations
+             union all
+             select json_array(scope, checked_at) from job_evaluation_passes
+             order by 1"
         ))
         .fetch_all(pool)
         .await
@@ -598,7 +605,7 @@ async fn the_job_evaluations_read_model_rebuilds_to_the_same_rows(backend: Backe
     assert_eq!(closed["riskLevel"], "LOW");
     ok_json(app.post_internal("/api/v1/qc/evaluate-all").await).await;
     let live = evaluation_rows(&t.db).await;
-    assert_eq!(live.len(), 30);
+    assert_eq!(live.len(), 31, "30 jobs and the pass over all of them");
     // Stop the live runners before rebuilding, as `replay` requires.
     drop(app);
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -4,7 +4,9 @@
 //!
 //! Three streams feed it: `Job` events (name, status, deep-link inputs), `JobEvaluation`
 //! events (an outcome changed) and `EvaluationRun` events (a pass checked jobs, which moves
-//! their "checked at" even when nothing changed and nothing was appended to them).
+//! their "checked at" even when nothing changed and nothing was appended to them). A pass
+//! over every job is one row of `job_evaluation_passes`; a job's "checked at" is the later
+//! of its own and that pass's.
 
 pub mod query;
 
@@ -35,7 +37,7 @@ impl Projection for JobEvaluations {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["job_evaluations"]
+        &["job_evaluations", "job_evaluation_passes"]
     }
 
     async fn apply(&self, tx: &mut DbTx, events: &[StoredEvent]) -> Result<(), ProjectionError> {
@@ -383,9 +385,10 @@ mod postgres {
             match &checked.jobs {
                 None => {
                     sqlx::query(
-                        "update job_evaluations set checked_at = $1
-                         where (qc_status is not null or risk_level is not null)
-                           and (checked_at is null or checked_at < $1)",
+                        "insert into job_evaluation_passes (scope, checked_at) values ('all', $1)
+                         on conflict (scope) do update
+                         set checked_at = greatest(job_evaluation_passes.checked_at,
+                                                   excluded.checked_at)",
                     )
                     .bind(checked.at)
                     .execute(&mut *conn)
@@ -503,22 +506,32 @@ mod sqlite {
             .await?;
         }
         for checked in &writes.checked {
-            let jobs = checked
-                .jobs
-                .as_ref()
-                .map(|jobs| serde_json::to_string(jobs).unwrap_or_else(|_| "[]".into()));
-            // SQLite has no array parameters; a JSON array expands through json_each. A null
-            // list means every job.
-            sqlx::query(
-                "update job_evaluations set checked_at = ?1
-                 where (?2 is null or job_id in (select value from json_each(?2)))
-                   and (qc_status is not null or risk_level is not null)
-                   and (checked_at is null or checked_at < ?1)",
-            )
-            .bind(checked.at)
-            .bind(jobs)
-            .execute(&mut *conn)
-            .await?;
+            match &checked.jobs {
+                None => {
+                    sqlx::query(
+                        "insert into job_evaluation_passes (scope, checked_at) values ('all', ?1)
+                         on conflict (scope) do update
+                         set checked_at = max(job_evaluation_passes.checked_at,
+                                              excluded.checked_at)",
+                    )
+                    .bind(checked.at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Some(jobs) => {
+                    // SQLite has no array parameters; a JSON array expands through json_each.
+                    sqlx::query(
+                        "update job_evaluations set checked_at = ?1
+                         where job_id in (select value from json_each(?2))
+                           and (qc_status is not null or risk_level is not null)
+                           and (checked_at is null or checked_at < ?1)",
+                    )
+                    .bind(checked.at)
+                    .bind(serde_json::to_string(jobs).unwrap_or_else(|_| "[]".into()))
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
         }
         Ok(())
     }

@@ -64,10 +64,10 @@ pub enum EvaluationSort {
 }
 
 impl EvaluationSort {
-    fn column(self) -> &'static str {
+    fn column(self, db: &Db) -> &'static str {
         match self {
             EvaluationSort::LevelDesc | EvaluationSort::LevelAsc => "risk_rank",
-            EvaluationSort::CheckedDesc | EvaluationSort::CheckedAsc => "checked_at",
+            EvaluationSort::CheckedDesc | EvaluationSort::CheckedAsc => checked_at(db),
             EvaluationSort::NameAsc | EvaluationSort::NameDesc => "job_name",
         }
     }
@@ -133,14 +133,40 @@ pub struct EvaluationPage {
     pub next: Option<(EvaluationKey, String)>,
 }
 
-const COLUMNS: &str = "job_id, source, external_id, job_name, job_number, customer_name,
-    job_status, qc_status, qc_before, qc_during, qc_after, qc_unclassified, qc_missing,
-    qc_evaluated_at, risk_level, risk_reasons, risk_evaluated_at, checked_at";
+/// The columns read, with "checked at" as the later of the row's own and the latest pass
+/// over every job (which checked every evaluated row; see the migration).
+fn columns(db: &Db) -> String {
+    format!(
+        "job_id, source, external_id, job_name, job_number, customer_name, job_status,
+         qc_status, qc_before, qc_during, qc_after, qc_unclassified, qc_missing,
+         qc_evaluated_at, risk_level, risk_reasons, risk_evaluated_at, {} as checked_at",
+        checked_at(db)
+    )
+}
+
+/// The effective "checked at". PostgreSQL's `greatest` skips nulls; SQLite's `max` does not.
+fn checked_at(db: &Db) -> &'static str {
+    match db {
+        Db::Postgres(_) => {
+            "greatest(checked_at,
+                 (select p.checked_at from job_evaluation_passes p where p.scope = 'all'))"
+        }
+        Db::Sqlite(_) => {
+            "nullif(max(coalesce(checked_at, (select p.checked_at from job_evaluation_passes p
+                                               where p.scope = 'all'), ''),
+                        coalesce((select p.checked_at from job_evaluation_passes p
+                                  where p.scope = 'all'), checked_at, '')), '')"
+        }
+    }
+}
 
 pub async fn get(db: &Db, job_id: &str) -> Result<Option<EvaluationRow>, StoreError> {
     let mut sql = Sql::new(
         db,
-        &format!("select {COLUMNS} from job_evaluations where job_id = "),
+        &format!(
+            "select {} from job_evaluations where job_id = ",
+            columns(db)
+        ),
     );
     sql.bind(Param::Text(job_id.to_string()));
     let rows: Vec<RawRow> = fetch(db, &sql).await?;
@@ -151,7 +177,10 @@ pub async fn get(db: &Db, job_id: &str) -> Result<Option<EvaluationRow>, StoreEr
 }
 
 pub async fn list(db: &Db, query: &EvaluationQuery) -> Result<EvaluationPage, StoreError> {
-    let mut sql = Sql::new(db, &format!("select {COLUMNS} from job_evaluations where "));
+    let mut sql = Sql::new(
+        db,
+        &format!("select {} from job_evaluations where ", columns(db)),
+    );
     sql.push(match query.outcome {
         Outcome::Qc => "qc_status is not null",
         Outcome::Risk => "risk_level is not null",
@@ -174,7 +203,7 @@ pub async fn list(db: &Db, query: &EvaluationQuery) -> Result<EvaluationPage, St
         sql.push(" and job_status = ")
             .bind(Param::Text(status.clone()));
     }
-    let column = query.sort.column();
+    let column = query.sort.column(db);
     let descending = query.sort.descending();
     if let Some((key, id)) = &query.after {
         // Row values compare lexicographically on both backends: (key, id) past the cursor
