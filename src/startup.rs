@@ -1,5 +1,6 @@
 //! Builds the running service: database, migrations, projections, HTTP server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use adapters::embed::{EmbedLinks, EmbedSigner};
@@ -16,7 +17,7 @@ use api::rate_limit::RateLimiter;
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
 use poem::Server;
-use projections::evaluation::{Clock, EvaluationPolicy, Evaluator};
+use projections::evaluation::{Clock, ClosedStatusSource, EvaluationPolicy, Evaluator};
 use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
@@ -137,7 +138,11 @@ impl Application {
         }
         let write_backs = write_backs(settings, &db, &signal, jobnimbus.as_ref(), &mut background);
         let rate_limiter = rate_limiter(&settings.rate_limit).await;
-        let evaluator = Evaluator::new(&db, &signal, settings.evaluation.rules.clone(), clock);
+        let mut evaluator = Evaluator::new(&db, &signal, settings.evaluation.rules.clone(), clock);
+        if let Some(engine) = &jobnimbus {
+            evaluator = evaluator
+                .with_crm_closed_statuses(jobnimbus_closed_statuses(engine), CRM_STATUSES_REFRESH);
+        }
         let evaluation_scheduler = evaluations(
             settings,
             &db,
@@ -261,6 +266,27 @@ async fn evaluations(
     Ok(Some(
         scheduler::start_evaluations(daily, &settings.evaluation.cron).await?,
     ))
+}
+
+/// How often evaluations re-read the CRM's closed statuses: accounts rarely edit workflows.
+const CRM_STATUSES_REFRESH: Duration = Duration::from_secs(3600);
+
+/// The statuses JobNimbus marks closed in the account's job workflows.
+fn jobnimbus_closed_statuses(engine: &SyncEngine) -> ClosedStatusSource {
+    let client = engine.client().clone();
+    Arc::new(move || {
+        let client = client.clone();
+        Box::pin(async move {
+            let workflows = client
+                .fetch_job_workflows()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(workflows
+                .into_iter()
+                .flat_map(|workflow| workflow.closed_statuses)
+                .collect())
+        })
+    })
 }
 
 /// The sync engine when `JOBNIMBUS_API_KEY` is set.

@@ -29,6 +29,7 @@ on_both_backends!(
     bad_filters_and_cursors_are_400_problems,
     qc_and_risk_follow_the_crm_with_no_evaluate_call,
     the_job_evaluations_read_model_rebuilds_to_the_same_rows,
+    jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged,
 );
 
 /// 30 jobs last changed in the CRM in 2023: 0-9 "Sold", 10-19 "Closed", 20-29 "Lead";
@@ -620,4 +621,59 @@ async fn the_job_evaluations_read_model_rebuilds_to_the_same_rows(backend: Backe
     .unwrap();
 
     assert_eq!(evaluation_rows(&t.db).await, live);
+}
+
+async fn jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged(backend: Backend) {
+    const DAY: i64 = 86_400;
+    let t = TestDb::new(backend).await;
+    let sandbox = sandbox().await;
+    let crm = sandbox.handle();
+    let mut settings = t.settings();
+    settings.jobnimbus.api_key = Some(SecretString::from(crm::SANDBOX_KEY));
+    settings.jobnimbus.base_url = sandbox.base_url();
+    settings.jobnimbus.sync_enabled = false;
+    settings.jobnimbus.min_request_interval = Duration::ZERO;
+    assert!(
+        !settings.evaluation.rules.risk.is_closed("Paid & Closed"),
+        "the configured list alone does not know the account's status"
+    );
+    let clock = Clock::system();
+    let app = TestApp::spawn_with_clock(settings, clock.clone()).await;
+    let mut open_jobs = crm
+        .records(Resource::Jobs)
+        .into_iter()
+        .filter(|j| j["is_active"] == true && j["status_name"] != "Completed")
+        .map(|j| j["jnid"].as_str().unwrap().to_string());
+    let (closed, control) = (open_jobs.next().unwrap(), open_jobs.next().unwrap());
+    // Closed in the account's Commercial workflow (`is_closed`), under a name of its own.
+    crm.update(
+        Resource::Jobs,
+        &closed,
+        serde_json::json!({"record_type_name": "Commercial", "status_name": "Paid & Closed"}),
+    )
+    .unwrap();
+    // A month on, both jobs are stale.
+    crm.advance_clock(30 * DAY);
+    clock.advance(TimeDelta::days(30));
+    ok_json(app.post_internal("/api/v1/sync/jobs").await).await;
+
+    ok_json(app.post_internal("/api/v1/risk/evaluate-all").await).await;
+
+    let flagged = ok_json(
+        app.get_internal(&format!("/api/v1/risk/jobs/jobnimbus:{control}"))
+            .await,
+    )
+    .await;
+    assert!(
+        rules(&flagged).contains(&"STALE_JOB".to_string()),
+        "{flagged}"
+    );
+    let done = ok_json(
+        app.get_internal(&format!("/api/v1/risk/jobs/jobnimbus:{closed}"))
+            .await,
+    )
+    .await;
+    assert_eq!(done["status"], "Paid & Closed", "{done}");
+    assert_eq!(done["riskLevel"], "LOW", "{done}");
+    assert!(rules(&done).is_empty(), "{done}");
 }

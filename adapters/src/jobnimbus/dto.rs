@@ -350,6 +350,9 @@ pub(crate) struct StatusDto {
     pub(crate) name: Option<String>,
     #[serde(default, deserialize_with = "loose_bool")]
     pub(crate) is_active: Option<bool>,
+    /// Where jobs end, won or lost (Completed, Paid & Closed, Lost, …).
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub(crate) is_closed: Option<bool>,
 }
 
 /// `date_updated` of a raw record, read the same lenient way as the DTOs; the updated-since

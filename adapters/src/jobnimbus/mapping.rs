@@ -129,6 +129,8 @@ pub struct UploadedFile {
 pub struct JobWorkflow {
     pub name: String,
     pub statuses: Vec<String>,
+    /// The statuses of `statuses` the account marks closed (`is_closed`).
+    pub closed_statuses: Vec<String>,
 }
 
 impl JobWorkflow {
@@ -421,13 +423,22 @@ pub(crate) fn job_workflows_from_str(text: &str) -> Result<Vec<JobWorkflow>, Str
                 .is_none_or(|kind| kind.eq_ignore_ascii_case("job"))
         })
         .filter_map(|w| {
-            let statuses = w
-                .status
-                .into_iter()
-                .filter(|s| s.is_active.unwrap_or(true))
-                .filter_map(|s| present(s.name))
-                .collect();
-            present(w.name).map(|name| JobWorkflow { name, statuses })
+            let mut statuses = Vec::new();
+            let mut closed_statuses = Vec::new();
+            for status in w.status.into_iter().filter(|s| s.is_active.unwrap_or(true)) {
+                let closed = status.is_closed.unwrap_or(false);
+                if let Some(name) = present(status.name) {
+                    if closed {
+                        closed_statuses.push(name.clone());
+                    }
+                    statuses.push(name);
+                }
+            }
+            present(w.name).map(|name| JobWorkflow {
+                name,
+                statuses,
+                closed_statuses,
+            })
         })
         .collect())
 }
@@ -870,7 +881,7 @@ mod tests {
     }
 
     #[test]
-    fn account_settings_yield_the_active_job_workflows_with_their_active_statuses() {
+    fn account_settings_yield_the_active_job_workflows_with_their_active_and_closed_statuses() {
         let workflows =
             job_workflows_from_str(include_str!("fixtures/account_settings.json")).unwrap();
 
@@ -879,11 +890,13 @@ mod tests {
             vec![
                 JobWorkflow {
                     name: "Residential Roofing".into(),
-                    statuses: vec!["Lead".into(), "Sold".into()],
+                    statuses: vec!["Lead".into(), "Sold".into(), "Completed".into()],
+                    closed_statuses: vec!["Completed".into()],
                 },
                 JobWorkflow {
                     name: "Solar".into(),
                     statuses: vec!["Site Survey".into()],
+                    closed_statuses: vec![],
                 },
             ]
         );

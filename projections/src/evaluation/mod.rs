@@ -4,10 +4,12 @@
 //! decisions in memory, one append). Each pass ends with its own `EvaluationRun` record.
 
 mod clock;
+mod closed_statuses;
 mod facts;
 pub mod policy;
 
 use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use adapters::store::{
     AppendSignal, BatchCommand, BatchExecutor, CommandOutcome, Db, LogPosition, PreparedPage,
@@ -24,6 +26,8 @@ use domain::{
 };
 
 pub use clock::Clock;
+pub use closed_statuses::ClosedStatusSource;
+use closed_statuses::CrmClosedStatuses;
 use facts::{JobFacts, Selection};
 pub use policy::EvaluationPolicy;
 
@@ -62,7 +66,13 @@ const PAGE_SIZE: i64 = 1_000;
 pub struct Evaluator {
     db: Db,
     signal: AppendSignal,
-    rules: std::sync::Arc<EvaluationRules>,
+    /// The rules in force: the configured ones, plus the statuses the CRM says are closed
+    /// once they are known. Each page reads one snapshot.
+    rules: Arc<RwLock<Arc<EvaluationRules>>>,
+    /// `RISK_CLOSED_STATUSES` as configured, kept apart from what the CRM adds to it.
+    configured_closed: Arc<Vec<String>>,
+    /// Where the CRM's own closed statuses are read, when there is a CRM to ask.
+    crm_closed: Option<CrmClosedStatuses>,
     clock: Clock,
 }
 
@@ -77,9 +87,61 @@ impl Evaluator {
         Self {
             db: db.clone(),
             signal: signal.clone(),
-            rules: std::sync::Arc::new(rules),
+            configured_closed: Arc::new(rules.risk.closed_statuses.clone()),
+            rules: Arc::new(RwLock::new(Arc::new(rules))),
+            crm_closed: None,
             clock,
         }
+    }
+
+    /// Reads the CRM's closed statuses from `source` before a pass, at most once per
+    /// `refresh_every`, and treats them as closed beside the configured ones.
+    pub fn with_crm_closed_statuses(
+        mut self,
+        source: ClosedStatusSource,
+        refresh_every: std::time::Duration,
+    ) -> Self {
+        self.crm_closed = Some(CrmClosedStatuses::new(source, refresh_every));
+        self
+    }
+
+    /// Adopts the CRM's closed statuses when a read is due.
+    async fn refresh_closed_statuses(&self) {
+        let Some(crm) = &self.crm_closed else {
+            return;
+        };
+        if let Some(closed) = crm.read_if_due().await {
+            if self.adopt_crm_closed_statuses(closed) {
+                let rules = self.rules();
+                tracing::info!(
+                    closed = ?rules.risk.closed_statuses,
+                    "closed statuses now include the CRM's"
+                );
+            }
+        }
+    }
+
+    /// Treats `crm_closed` (the statuses the CRM's workflows mark closed) as closed too,
+    /// beside the configured ones. Returns whether the set changed, so the caller can
+    /// re-evaluate the jobs whose risk that decides.
+    pub fn adopt_crm_closed_statuses(&self, crm_closed: Vec<String>) -> bool {
+        let mut closed: Vec<String> = self.configured_closed.as_ref().clone();
+        for status in crm_closed {
+            if !closed
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(&status))
+            {
+                closed.push(status);
+            }
+        }
+        let mut rules = self.rules.write().unwrap_or_else(PoisonError::into_inner);
+        if rules.risk.closed_statuses == closed {
+            return false;
+        }
+        let mut updated = rules.as_ref().clone();
+        updated.risk.closed_statuses = closed;
+        *rules = Arc::new(updated);
+        true
     }
 
     /// The clock evaluations read "now" from.
@@ -87,8 +149,12 @@ impl Evaluator {
         &self.clock
     }
 
-    pub fn rules(&self) -> &EvaluationRules {
-        &self.rules
+    /// The rules in force now.
+    pub fn rules(&self) -> Arc<EvaluationRules> {
+        self.rules
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Evaluates every mirrored job at `now`, page by page; the next page is read and
@@ -98,6 +164,7 @@ impl Evaluator {
         now: DateTime<Utc>,
         trigger: EvaluationTrigger,
     ) -> Result<EvaluationSummary, StoreError> {
+        self.refresh_closed_statuses().await;
         let started_at = Utc::now();
         let executor = BatchExecutor::<JobEvaluation>::new(&self.db, &self.signal);
         let mut summary = EvaluationSummary::default();
@@ -141,6 +208,7 @@ impl Evaluator {
         now: DateTime<Utc>,
         trigger: EvaluationTrigger,
     ) -> Result<EvaluationSummary, StoreError> {
+        self.refresh_closed_statuses().await;
         let started_at = Utc::now();
         let executor = BatchExecutor::<JobEvaluation>::new(&self.db, &self.signal);
         let mut summary = EvaluationSummary::default();
@@ -175,7 +243,8 @@ impl Evaluator {
         selection: Selection<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<(Decided, u64)>, StoreError> {
-        let with_documents = !self.rules.risk.required_documents.is_empty();
+        let rules = self.rules();
+        let with_documents = !rules.risk.required_documents.is_empty();
         let jobs = facts::load(&self.db, selection, with_documents).await?;
         if jobs.is_empty() {
             return Ok(None);
@@ -183,7 +252,7 @@ impl Evaluator {
         let mut job_ids = Vec::with_capacity(jobs.len() * 2);
         let mut commands = Vec::with_capacity(jobs.len() * 2);
         for job in &jobs {
-            let (check, assessment) = evaluate(job, &self.rules, now);
+            let (check, assessment) = evaluate(job, &rules, now);
             for command in [
                 JobEvaluationCommand::RecordQcCheck {
                     check,
