@@ -4,6 +4,7 @@
 //! API structs, so the spec can be generated without a database (`spec_yaml`).
 
 mod auth;
+mod caller;
 mod contacts;
 mod cursor;
 pub mod embed;

@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use projections::job_mirror::query as mirror;
 
 use crate::auth::InternalApiKey;
+use crate::caller::caller_of;
 use crate::{ApiError, AppState};
 
 #[derive(Tags)]
@@ -96,9 +97,6 @@ enum ResolveResponse {
     #[oai(status = 200)]
     Ok(Json<EmbedSessionResolved>),
 }
-
-/// Longest `x-caller` kept in the link's event metadata.
-const MAX_CALLER_LEN: usize = 128;
 
 #[OpenApi(prefix_path = "/api/v1/embed", tag = "EmbedTags::Embed")]
 impl EmbedApi {
@@ -207,22 +205,4 @@ pub(super) async fn open(
 fn parse_job_id(raw: &str) -> Result<JobId, ApiError> {
     raw.parse()
         .map_err(|e: domain::ParseIdError| ApiError::bad_request("invalid_job_id", e.to_string()))
-}
-
-/// The caller named in `x-caller`, or `internal` (the key's holder) when absent.
-fn caller_of(header: Option<String>) -> Result<String, ApiError> {
-    match header.map(|value| value.trim().to_string()) {
-        None => Ok("internal".to_string()),
-        Some(value)
-            if !value.is_empty()
-                && value.len() <= MAX_CALLER_LEN
-                && value.chars().all(|c| c.is_ascii_graphic() || c == ' ') =>
-        {
-            Ok(value)
-        }
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_caller",
-            format!("x-caller must be 1 to {MAX_CALLER_LEN} printable ASCII characters"),
-        )),
-    }
 }

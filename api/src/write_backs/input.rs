@@ -6,9 +6,8 @@ use poem_openapi::payload::Json;
 
 use crate::ApiError;
 
-/// Longest accepted `Idempotency-Key` and `x-caller`.
+/// Longest accepted `Idempotency-Key`.
 pub(super) const MAX_KEY_LEN: usize = 255;
-pub(super) const MAX_CALLER_LEN: usize = 128;
 /// Longest note text or description, and task title.
 pub(super) const MAX_TEXT_CHARS: usize = 10_000;
 pub(super) const MAX_TITLE_CHARS: usize = 500;
@@ -57,24 +56,6 @@ pub(super) fn checked_key(key: String) -> Result<String, ApiError> {
             "invalid_idempotency_key",
             format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} printable ASCII characters without spaces"),
         ))
-    }
-}
-
-/// The caller named in `x-caller`, or `internal` (the key's holder) when absent.
-pub(super) fn caller_of(header: Option<String>) -> Result<String, ApiError> {
-    match header.map(|value| value.trim().to_string()) {
-        None => Ok("internal".to_string()),
-        Some(value)
-            if !value.is_empty()
-                && value.len() <= MAX_CALLER_LEN
-                && value.chars().all(|c| c.is_ascii_graphic() || c == ' ') =>
-        {
-            Ok(value)
-        }
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_caller",
-            format!("x-caller must be 1 to {MAX_CALLER_LEN} printable ASCII characters"),
-        )),
     }
 }
 

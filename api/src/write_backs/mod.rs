@@ -27,7 +27,7 @@ use self::dto::{
     AttachmentForm, NoteRequest, StatusRequest, TaskRequest, WriteBackDto, WriteBackListDto,
 };
 use self::input::{
-    bounded_text, caller_of, checked_key, contact_jnid, too_large, unprocessable, MAX_TEXT_CHARS,
+    bounded_text, checked_key, contact_jnid, too_large, unprocessable, MAX_TEXT_CHARS,
     MAX_TITLE_CHARS, MAX_UPLOAD_BYTES,
 };
 use crate::auth::InternalApiKey;
@@ -322,7 +322,7 @@ async fn submit(
 ) -> Result<WriteResponse, ApiError> {
     let write_backs = configured(state)?;
     let idempotency_key = idempotency_key.map(checked_key).transpose()?;
-    let caller = caller_of(caller)?;
+    let caller = crate::caller::caller_of(caller)?;
     let (job_id, _) = mirrored_job(state, raw_job_id).await?;
     if job_id.source() != CrmSource::JobNimbus {
         return Err(unprocessable(
