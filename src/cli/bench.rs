@@ -244,5 +244,6 @@ pub(crate) fn bench_snapshot(i: usize) -> JobSnapshot {
         status_changed_at: at(1_800),
         started_at: at(2_400),
         completed_at: None,
+        is_archived: false,
     }
 }

@@ -29,7 +29,7 @@ on_both_backends!(
     bad_filters_and_cursors_are_400_problems,
     qc_and_risk_follow_the_crm_with_no_evaluate_call,
     the_job_evaluations_read_model_rebuilds_to_the_same_rows,
-    jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged,
+    jobs_closed_or_archived_in_jobnimbus_are_not_flagged,
 );
 
 /// 30 jobs last changed in the CRM in 2023: 0-9 "Sold", 10-19 "Closed", 20-29 "Lead";
@@ -623,7 +623,7 @@ async fn the_job_evaluations_read_model_rebuilds_to_the_same_rows(backend: Backe
     assert_eq!(evaluation_rows(&t.db).await, live);
 }
 
-async fn jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged(backend: Backend) {
+async fn jobs_closed_or_archived_in_jobnimbus_are_not_flagged(backend: Backend) {
     const DAY: i64 = 86_400;
     let t = TestDb::new(backend).await;
     let sandbox = sandbox().await;
@@ -644,7 +644,11 @@ async fn jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged(backend: Backen
         .into_iter()
         .filter(|j| j["is_active"] == true && j["status_name"] != "Completed")
         .map(|j| j["jnid"].as_str().unwrap().to_string());
-    let (closed, control) = (open_jobs.next().unwrap(), open_jobs.next().unwrap());
+    let (closed, archived, control) = (
+        open_jobs.next().unwrap(),
+        open_jobs.next().unwrap(),
+        open_jobs.next().unwrap(),
+    );
     // Closed in the account's Commercial workflow (`is_closed`), under a name of its own.
     crm.update(
         Resource::Jobs,
@@ -652,7 +656,14 @@ async fn jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged(backend: Backen
         serde_json::json!({"record_type_name": "Commercial", "status_name": "Paid & Closed"}),
     )
     .unwrap();
-    // A month on, both jobs are stale.
+    // Archived in an open status: done with, whatever its status says.
+    crm.update(
+        Resource::Jobs,
+        &archived,
+        serde_json::json!({"is_archived": true}),
+    )
+    .unwrap();
+    // A month on, every job is stale.
     crm.advance_clock(30 * DAY);
     clock.advance(TimeDelta::days(30));
     ok_json(app.post_internal("/api/v1/sync/jobs").await).await;
@@ -676,4 +687,12 @@ async fn jobs_in_statuses_jobnimbus_marks_closed_are_not_flagged(backend: Backen
     assert_eq!(done["status"], "Paid & Closed", "{done}");
     assert_eq!(done["riskLevel"], "LOW", "{done}");
     assert!(rules(&done).is_empty(), "{done}");
+    let shelved = ok_json(
+        app.get_internal(&format!("/api/v1/risk/jobs/jobnimbus:{archived}"))
+            .await,
+    )
+    .await;
+    assert_ne!(shelved["status"], "Completed", "{shelved}");
+    assert_eq!(shelved["riskLevel"], "LOW", "{shelved}");
+    assert!(rules(&shelved).is_empty(), "{shelved}");
 }

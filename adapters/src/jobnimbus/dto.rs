@@ -128,6 +128,8 @@ pub(crate) struct JobDto {
     /// When the work ends / ended (0 when unset).
     #[serde(default, deserialize_with = "loose_timestamp")]
     pub(crate) date_end: Option<i64>,
+    #[serde(default, deserialize_with = "loose_bool")]
+    pub(crate) is_archived: Option<bool>,
 }
 
 impl<'de> Deserialize<'de> for JobDto {

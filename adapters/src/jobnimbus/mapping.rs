@@ -180,6 +180,7 @@ impl TryFrom<JobDto> for PulledJob {
             status_changed_at: instant(dto.date_status_change),
             started_at: instant(dto.date_start),
             completed_at: instant(dto.date_end),
+            is_archived: dto.is_archived.unwrap_or(false),
         };
         Ok(PulledJob {
             jnid,
@@ -510,6 +511,7 @@ mod tests {
                 status_changed_at: at(1_759_900_000),
                 started_at: at(1_759_986_000),
                 completed_at: at(1_760_158_800),
+                is_archived: false,
             }
         );
     }

@@ -453,6 +453,7 @@ mod aggregate_tests {
         JobSnapshot {
             started_at: start.map(at),
             completed_at: end.map(at),
+            is_archived: false,
             ..snapshot("Sold")
         }
     }

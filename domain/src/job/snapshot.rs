@@ -46,6 +46,9 @@ pub struct JobSnapshot {
     /// When the work was completed (JobNimbus `date_end`).
     #[serde(default)]
     pub completed_at: Option<DateTime<Utc>>,
+    /// Archived in the CRM (JobNimbus `is_archived`): kept and listed, but done with.
+    #[serde(default)]
+    pub is_archived: bool,
 }
 
 /// A mirrored field, named in events that record what changed.
@@ -66,6 +69,7 @@ pub enum JobField {
     StatusChangedAt,
     StartedAt,
     CompletedAt,
+    Archived,
 }
 
 impl JobSnapshot {
@@ -115,6 +119,7 @@ impl JobSnapshot {
                 self.completed_at != newer.completed_at,
                 JobField::CompletedAt,
             ),
+            (self.is_archived != newer.is_archived, JobField::Archived),
         ];
         checks
             .into_iter()

@@ -14,7 +14,7 @@ pub(crate) struct JobFacts {
     pub job_id: String,
     pub status: Option<String>,
     pub workflow: Option<String>,
-    /// Active in the CRM and still listed by it.
+    /// Active in the CRM, not archived there, and still listed by it.
     pub is_active: bool,
     pub status_changed_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -46,6 +46,7 @@ struct MirrorRow {
     status: Option<String>,
     workflow: Option<String>,
     is_active: bool,
+    is_archived: bool,
     vanished_at: Option<DateTime<Utc>>,
     status_changed_at: Option<DateTime<Utc>>,
     remote_updated_at: Option<DateTime<Utc>>,
@@ -70,7 +71,7 @@ struct DocumentRow {
     description: Option<String>,
 }
 
-const MIRROR_COLUMNS: &str = "job_id, status, workflow, is_active, vanished_at,
+const MIRROR_COLUMNS: &str = "job_id, status, workflow, is_active, is_archived, vanished_at,
     status_changed_at, remote_updated_at, started_at, completed_at";
 
 /// The facts of the selected jobs, in job id order. Documents are read only when
@@ -136,7 +137,8 @@ pub(crate) async fn load(
                 job_id: row.job_id.clone(),
                 status: row.status,
                 workflow: row.workflow,
-                is_active: row.is_active && row.vanished_at.is_none(),
+                // Archived in the CRM is done with, as deleted is: no risk to flag.
+                is_active: row.is_active && !row.is_archived && row.vanished_at.is_none(),
                 status_changed_at: row.status_changed_at,
                 updated_at: row.remote_updated_at,
                 dates: JobDates {

@@ -51,7 +51,7 @@ macro_rules! insert_into_mirror {
              status, workflow, customer_name, contact_external_id, address_line1, address_line2,
              city, state, zip, country, sales_rep_name, remote_created_at, remote_updated_at,
              status_changed_at, first_seen_at, last_seen_at, version, last_position, started_at,
-             completed_at, is_active)"
+             completed_at, is_archived, is_active)"
     };
 }
 
@@ -72,6 +72,7 @@ macro_rules! upsert_on_conflict {
              remote_updated_at = excluded.remote_updated_at,
              status_changed_at = excluded.status_changed_at,
              started_at = excluded.started_at, completed_at = excluded.completed_at,
+             is_archived = excluded.is_archived,
              last_seen_at = excluded.last_seen_at, version = excluded.version,
              last_position = excluded.last_position
          where job_mirror.version < excluded.version"
@@ -236,7 +237,7 @@ mod postgres {
                  $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
                  $17::text[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[],
                  $21::timestamptz[], $22::timestamptz[], $23::bigint[], $24::bigint[],
-                 $25::timestamptz[], $26::timestamptz[]) as t
+                 $25::timestamptz[], $26::timestamptz[], $27::boolean[]) as t
              ",
             upsert_on_conflict!()
         ))
@@ -266,6 +267,7 @@ mod postgres {
         .bind(col(rows, |r| r.position))
         .bind(col(rows, |r| r.snapshot.started_at))
         .bind(col(rows, |r| r.snapshot.completed_at))
+        .bind(col(rows, |r| r.snapshot.is_archived))
         .execute(conn)
         .await?;
         Ok(())
@@ -322,7 +324,7 @@ mod sqlite {
             sqlx::query(concat!(
                 insert_into_mirror!(),
                 " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-                     1)
+                     ?, 1)
                  ",
                 upsert_on_conflict!()
             ))
@@ -352,6 +354,7 @@ mod sqlite {
             .bind(r.position)
             .bind(s.started_at)
             .bind(s.completed_at)
+            .bind(s.is_archived)
             .execute(&mut *conn)
             .await?;
         }

@@ -32,6 +32,7 @@ pub fn snapshot(i: usize, status: &str) -> JobSnapshot {
         status_changed_at: Some(at(i as i64 + 30)),
         started_at: None,
         completed_at: None,
+        is_archived: false,
     }
 }
 
