@@ -17,7 +17,7 @@ use api::rate_limit::RateLimiter;
 use api::AppState;
 use poem::listener::{Acceptor, Listener, TcpAcceptor};
 use poem::Server;
-use projections::evaluation::{Clock, ClosedStatusSource, EvaluationPolicy, Evaluator};
+use projections::evaluation::{Clock, CrmWorkflowSource, EvaluationPolicy, Evaluator};
 use projections::{ProjectionProgress, ProjectionRunner, RunnerConfig};
 use tokio::task::JoinHandle;
 use tokio_cron_scheduler::JobScheduler;
@@ -140,8 +140,8 @@ impl Application {
         let rate_limiter = rate_limiter(&settings.rate_limit).await;
         let mut evaluator = Evaluator::new(&db, &signal, settings.evaluation.rules.clone(), clock);
         if let Some(engine) = &jobnimbus {
-            evaluator = evaluator
-                .with_crm_closed_statuses(jobnimbus_closed_statuses(engine), CRM_STATUSES_REFRESH);
+            evaluator =
+                evaluator.with_crm_workflows(jobnimbus_workflows(engine), CRM_WORKFLOWS_REFRESH);
         }
         let evaluation_scheduler = evaluations(
             settings,
@@ -268,23 +268,19 @@ async fn evaluations(
     ))
 }
 
-/// How often evaluations re-read the CRM's closed statuses: accounts rarely edit workflows.
-const CRM_STATUSES_REFRESH: Duration = Duration::from_secs(3600);
+/// How often evaluations re-read the CRM's workflows: accounts rarely edit them.
+const CRM_WORKFLOWS_REFRESH: Duration = Duration::from_secs(3600);
 
-/// The statuses JobNimbus marks closed in the account's job workflows.
-fn jobnimbus_closed_statuses(engine: &SyncEngine) -> ClosedStatusSource {
+/// The account's job workflows, as JobNimbus lists them.
+fn jobnimbus_workflows(engine: &SyncEngine) -> CrmWorkflowSource {
     let client = engine.client().clone();
     Arc::new(move || {
         let client = client.clone();
         Box::pin(async move {
-            let workflows = client
+            client
                 .fetch_job_workflows()
                 .await
-                .map_err(|e| e.to_string())?;
-            Ok(workflows
-                .into_iter()
-                .flat_map(|workflow| workflow.closed_statuses)
-                .collect())
+                .map_err(|e| e.to_string())
         })
     })
 }

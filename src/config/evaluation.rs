@@ -28,6 +28,8 @@ impl Default for EvaluationSettings {
             rules: EvaluationRules {
                 qc: QcPolicy::new(DEFAULT_REQUIRED, "").unwrap_or_default(),
                 risk: RiskPolicy::default(),
+                // Read from the CRM at run time, never configured.
+                workflow_statuses: Default::default(),
             },
         }
     }
@@ -103,6 +105,7 @@ pub(super) fn evaluation_settings(
                 closed_statuses,
                 required_documents,
             },
+            workflow_statuses: Default::default(),
         },
     }
 }

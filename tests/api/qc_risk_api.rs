@@ -30,6 +30,7 @@ on_both_backends!(
     qc_and_risk_follow_the_crm_with_no_evaluate_call,
     the_job_evaluations_read_model_rebuilds_to_the_same_rows,
     jobs_closed_or_archived_in_jobnimbus_are_not_flagged,
+    a_missing_document_is_medium_at_its_status_and_high_past_it_in_the_crms_pipeline,
 );
 
 /// 30 jobs last changed in the CRM in 2023: 0-9 "Sold", 10-19 "Closed", 20-29 "Lead";
@@ -639,30 +640,31 @@ async fn jobs_closed_or_archived_in_jobnimbus_are_not_flagged(backend: Backend) 
     );
     let clock = Clock::system();
     let app = TestApp::spawn_with_clock(settings, clock.clone()).await;
-    let mut open_jobs = crm
+    let active: Vec<String> = crm
         .records(Resource::Jobs)
         .into_iter()
-        .filter(|j| j["is_active"] == true && j["status_name"] != "Completed")
-        .map(|j| j["jnid"].as_str().unwrap().to_string());
-    let (closed, archived, control) = (
-        open_jobs.next().unwrap(),
-        open_jobs.next().unwrap(),
-        open_jobs.next().unwrap(),
-    );
-    // Closed in the account's Commercial workflow (`is_closed`), under a name of its own.
-    crm.update(
-        Resource::Jobs,
-        &closed,
-        serde_json::json!({"record_type_name": "Commercial", "status_name": "Paid & Closed"}),
-    )
-    .unwrap();
-    // Archived in an open status: done with, whatever its status says.
-    crm.update(
-        Resource::Jobs,
-        &archived,
-        serde_json::json!({"is_archived": true}),
-    )
-    .unwrap();
+        .filter(|j| j["is_active"] == true)
+        .map(|j| j["jnid"].as_str().unwrap().to_string())
+        .collect();
+    let [closed, archived, control] = [&active[0], &active[1], &active[2]];
+    // Each put where the test needs it, in the account's Commercial workflow: closed there
+    // (`is_closed`) under a name of its own; archived in an open status; open, the control.
+    for (jnid, status, is_archived) in [
+        (closed, "Paid & Closed", false),
+        (archived, "Negotiating", true),
+        (control, "Negotiating", false),
+    ] {
+        crm.update(
+            Resource::Jobs,
+            jnid,
+            serde_json::json!({
+                "record_type_name": "Commercial",
+                "status_name": status,
+                "is_archived": is_archived,
+            }),
+        )
+        .unwrap();
+    }
     // A month on, every job is stale.
     crm.advance_clock(30 * DAY);
     clock.advance(TimeDelta::days(30));
@@ -692,7 +694,67 @@ async fn jobs_closed_or_archived_in_jobnimbus_are_not_flagged(backend: Backend) 
             .await,
     )
     .await;
-    assert_ne!(shelved["status"], "Completed", "{shelved}");
+    assert_eq!(shelved["status"], "Negotiating", "{shelved}");
     assert_eq!(shelved["riskLevel"], "LOW", "{shelved}");
     assert!(rules(&shelved).is_empty(), "{shelved}");
+}
+
+async fn a_missing_document_is_medium_at_its_status_and_high_past_it_in_the_crms_pipeline(
+    backend: Backend,
+) {
+    let t = TestDb::new(backend).await;
+    let sandbox = sandbox().await;
+    let crm = sandbox.handle();
+    let mut settings = t.settings();
+    settings.jobnimbus.api_key = Some(SecretString::from(crm::SANDBOX_KEY));
+    settings.jobnimbus.base_url = sandbox.base_url();
+    settings.jobnimbus.sync_enabled = false;
+    settings.jobnimbus.min_request_interval = Duration::ZERO;
+    settings.evaluation.rules.risk.required_documents = "Commercial/Contract Signed=Contract"
+        .parse::<domain::risk::RequiredDocuments>()
+        .unwrap()
+        .0;
+    let app = TestApp::spawn_with_clock(settings, Clock::system()).await;
+    let mut open_jobs = open_jobs(crm).into_iter();
+    // In the sandbox account's Commercial pipeline "In Production" comes after "Contract
+    // Signed"; neither job has a contract (the sandbox here has no files).
+    let (at, past) = (open_jobs.next().unwrap(), open_jobs.next().unwrap());
+    for (jnid, status) in [(&at, "Contract Signed"), (&past, "In Production")] {
+        crm.update(
+            Resource::Jobs,
+            jnid,
+            serde_json::json!({"record_type_name": "Commercial", "status_name": status}),
+        )
+        .unwrap();
+    }
+    ok_json(app.post_internal("/api/v1/sync/jobs").await).await;
+
+    ok_json(app.post_internal("/api/v1/risk/evaluate-all").await).await;
+
+    for (jnid, severity) in [(&at, "MEDIUM"), (&past, "HIGH")] {
+        let snapshot = ok_json(
+            app.get_internal(&format!("/api/v1/risk/jobs/jobnimbus:{jnid}"))
+                .await,
+        )
+        .await;
+        let reason = snapshot["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == "MISSING_DOCUMENTS")
+            .unwrap_or_else(|| panic!("no MISSING_DOCUMENTS reason: {snapshot}"));
+        assert_eq!(reason["severity"], severity, "{snapshot}");
+    }
+}
+
+/// The sandbox's jobs that are active, not archived, and in none of its account's closed
+/// statuses: jobs the risk rules apply to.
+fn open_jobs(crm: &adapters::jobnimbus::sandbox::SandboxHandle) -> Vec<String> {
+    const CLOSED: [&str; 5] = ["Completed", "Lost", "Invoiced", "Paid & Closed", "Denied"];
+    crm.records(Resource::Jobs)
+        .into_iter()
+        .filter(|j| j["is_active"] == true && j["is_archived"] != true)
+        .filter(|j| !CLOSED.contains(&j["status_name"].as_str().unwrap_or("")))
+        .map(|j| j["jnid"].as_str().unwrap().to_string())
+        .collect()
 }

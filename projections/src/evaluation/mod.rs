@@ -4,13 +4,14 @@
 //! decisions in memory, one append). Each pass ends with its own `EvaluationRun` record.
 
 mod clock;
-mod closed_statuses;
+mod crm_workflows;
 mod facts;
 pub mod policy;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use adapters::jobnimbus::JobWorkflow;
 use adapters::store::{
     AppendSignal, BatchCommand, BatchExecutor, CommandOutcome, Db, LogPosition, PreparedPage,
     StoreError,
@@ -26,8 +27,8 @@ use domain::{
 };
 
 pub use clock::Clock;
-pub use closed_statuses::ClosedStatusSource;
-use closed_statuses::CrmClosedStatuses;
+pub use crm_workflows::CrmWorkflowSource;
+use crm_workflows::CrmWorkflows;
 use facts::{JobFacts, Selection};
 pub use policy::EvaluationPolicy;
 
@@ -36,6 +37,10 @@ pub use policy::EvaluationPolicy;
 pub struct EvaluationRules {
     pub qc: QcPolicy,
     pub risk: RiskPolicy,
+    /// Each workflow's statuses in pipeline order (lower-cased workflow name), as the CRM
+    /// lists them: how MISSING_DOCUMENTS tells a job past the status a document was needed
+    /// from. Empty until the CRM's workflows are read.
+    pub workflow_statuses: HashMap<String, Vec<String>>,
 }
 
 /// A job an evaluation could not record, and why.
@@ -71,8 +76,8 @@ pub struct Evaluator {
     rules: Arc<RwLock<Arc<EvaluationRules>>>,
     /// `RISK_CLOSED_STATUSES` as configured, kept apart from what the CRM adds to it.
     configured_closed: Arc<Vec<String>>,
-    /// Where the CRM's own closed statuses are read, when there is a CRM to ask.
-    crm_closed: Option<CrmClosedStatuses>,
+    /// Where the CRM's own workflows are read, when there is a CRM to ask.
+    crm_workflows: Option<CrmWorkflows>,
     clock: Clock,
 }
 
@@ -89,57 +94,64 @@ impl Evaluator {
             signal: signal.clone(),
             configured_closed: Arc::new(rules.risk.closed_statuses.clone()),
             rules: Arc::new(RwLock::new(Arc::new(rules))),
-            crm_closed: None,
+            crm_workflows: None,
             clock,
         }
     }
 
-    /// Reads the CRM's closed statuses from `source` before a pass, at most once per
-    /// `refresh_every`, and treats them as closed beside the configured ones.
-    pub fn with_crm_closed_statuses(
+    /// Reads the CRM's job workflows from `source` before a pass, at most once per
+    /// `refresh_every`: their closed statuses are treated as closed beside the configured
+    /// ones, and their status order places a job before or past a document's status.
+    pub fn with_crm_workflows(
         mut self,
-        source: ClosedStatusSource,
+        source: CrmWorkflowSource,
         refresh_every: std::time::Duration,
     ) -> Self {
-        self.crm_closed = Some(CrmClosedStatuses::new(source, refresh_every));
+        self.crm_workflows = Some(CrmWorkflows::new(source, refresh_every));
         self
     }
 
-    /// Adopts the CRM's closed statuses when a read is due.
-    async fn refresh_closed_statuses(&self) {
-        let Some(crm) = &self.crm_closed else {
+    /// Adopts the CRM's workflows when a read is due.
+    async fn refresh_crm_workflows(&self) {
+        let Some(crm) = &self.crm_workflows else {
             return;
         };
-        if let Some(closed) = crm.read_if_due().await {
-            if self.adopt_crm_closed_statuses(closed) {
+        if let Some(workflows) = crm.read_if_due().await {
+            if self.adopt_crm_workflows(workflows) {
                 let rules = self.rules();
                 tracing::info!(
                     closed = ?rules.risk.closed_statuses,
-                    "closed statuses now include the CRM's"
+                    workflows = rules.workflow_statuses.len(),
+                    "evaluations now follow the CRM's workflows"
                 );
             }
         }
     }
 
-    /// Treats `crm_closed` (the statuses the CRM's workflows mark closed) as closed too,
-    /// beside the configured ones. Returns whether the set changed, so the caller can
-    /// re-evaluate the jobs whose risk that decides.
-    pub fn adopt_crm_closed_statuses(&self, crm_closed: Vec<String>) -> bool {
+    /// Follows the CRM's `workflows`: the statuses they mark closed are closed too, beside
+    /// the configured ones, and their status order is the pipeline MISSING_DOCUMENTS reads.
+    /// Returns whether the rules changed.
+    pub fn adopt_crm_workflows(&self, workflows: Vec<JobWorkflow>) -> bool {
         let mut closed: Vec<String> = self.configured_closed.as_ref().clone();
-        for status in crm_closed {
-            if !closed
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(&status))
-            {
-                closed.push(status);
+        let mut pipelines = HashMap::new();
+        for workflow in workflows {
+            for status in workflow.closed_statuses {
+                if !closed
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(&status))
+                {
+                    closed.push(status);
+                }
             }
+            pipelines.insert(workflow.name.trim().to_lowercase(), workflow.statuses);
         }
         let mut rules = self.rules.write().unwrap_or_else(PoisonError::into_inner);
-        if rules.risk.closed_statuses == closed {
+        if rules.risk.closed_statuses == closed && rules.workflow_statuses == pipelines {
             return false;
         }
         let mut updated = rules.as_ref().clone();
         updated.risk.closed_statuses = closed;
+        updated.workflow_statuses = pipelines;
         *rules = Arc::new(updated);
         true
     }
@@ -164,7 +176,7 @@ impl Evaluator {
         now: DateTime<Utc>,
         trigger: EvaluationTrigger,
     ) -> Result<EvaluationSummary, StoreError> {
-        self.refresh_closed_statuses().await;
+        self.refresh_crm_workflows().await;
         let started_at = Utc::now();
         let executor = BatchExecutor::<JobEvaluation>::new(&self.db, &self.signal);
         let mut summary = EvaluationSummary::default();
@@ -208,7 +220,7 @@ impl Evaluator {
         now: DateTime<Utc>,
         trigger: EvaluationTrigger,
     ) -> Result<EvaluationSummary, StoreError> {
-        self.refresh_closed_statuses().await;
+        self.refresh_crm_workflows().await;
         let started_at = Utc::now();
         let executor = BatchExecutor::<JobEvaluation>::new(&self.db, &self.signal);
         let mut summary = EvaluationSummary::default();
@@ -385,7 +397,11 @@ fn evaluate(
     let facts = JobRiskFacts {
         status: job.status.as_deref(),
         workflow: job.workflow.as_deref(),
-        workflow_statuses: &[],
+        workflow_statuses: job
+            .workflow
+            .as_deref()
+            .and_then(|workflow| rules.workflow_statuses.get(&workflow.trim().to_lowercase()))
+            .map_or(&[], Vec::as_slice),
         is_active: job.is_active,
         status_changed_at: job.status_changed_at,
         updated_at: job.updated_at,
