@@ -50,6 +50,9 @@ pub struct MirroredJob {
     completed_at: Option<DateTime<Utc>>,
     /// False once the CRM soft-deleted the job.
     is_active: bool,
+    /// True while the CRM has the job archived (JobNimbus `is_archived`): still listed, no
+    /// longer worked on, never flagged by the risk rules.
+    is_archived: bool,
     /// Set when a complete scan of the CRM no longer listed the job; cleared when it is
     /// listed again.
     vanished_at: Option<DateTime<Utc>>,
@@ -240,6 +243,7 @@ fn to_dto(row: JobRow, jobnimbus_base: &str) -> MirroredJob {
         started_at: row.started_at,
         completed_at: row.completed_at,
         is_active: row.is_active,
+        is_archived: row.is_archived,
         vanished_at: row.vanished_at,
         first_seen_at: row.first_seen_at,
         last_seen_at: row.last_seen_at,

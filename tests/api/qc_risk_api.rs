@@ -695,6 +695,17 @@ async fn jobs_closed_or_archived_in_jobnimbus_are_not_flagged(backend: Backend) 
     )
     .await;
     assert_eq!(shelved["status"], "Negotiating", "{shelved}");
+    for (jnid, archived) in [(archived, true), (control, false)] {
+        let mirrored = ok_json(
+            app.get_internal(&format!("/api/v1/jobs/jobnimbus:{jnid}"))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            mirrored["isArchived"], archived,
+            "the mirror shows the flag: {mirrored}"
+        );
+    }
     assert_eq!(shelved["riskLevel"], "LOW", "{shelved}");
     assert!(rules(&shelved).is_empty(), "{shelved}");
 }

@@ -56,6 +56,8 @@ pub struct JobRow {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub is_active: bool,
+    /// Archived in the CRM (JobNimbus `is_archived`).
+    pub is_archived: bool,
     /// Set while the last complete scan of the CRM did not list the job.
     pub vanished_at: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
@@ -86,7 +88,8 @@ const TABLE: Table = Table {
     columns: "job_id, source, external_id, number, name, description, status, workflow,
         customer_name, contact_external_id, address_line1, address_line2, city, state, zip,
         country, sales_rep_name, remote_created_at, remote_updated_at, status_changed_at,
-        started_at, completed_at, is_active, vanished_at, first_seen_at, last_seen_at, version",
+        started_at, completed_at, is_active, is_archived, vanished_at, first_seen_at,
+        last_seen_at, version",
     id_column: "job_id",
     name_column: "name",
     searched: &["name", "customer_name", "address_line1", "city"],
