@@ -20,6 +20,10 @@ pub type CrmWorkflowSource =
 /// How soon a failed read is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// Longest a pass waits for the CRM: evaluations sit on the policy's path, so a CRM that
+/// hangs (or retries a failing call for long) must not hold them up beyond this.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub(super) struct CrmWorkflows {
     source: CrmWorkflowSource,
@@ -44,7 +48,10 @@ impl CrmWorkflows {
         if next_read.is_some_and(|due| Instant::now() < due) {
             return None;
         }
-        match (self.source)().await {
+        let read = tokio::time::timeout(READ_TIMEOUT, (self.source)())
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {READ_TIMEOUT:?}")));
+        match read {
             Ok(workflows) => {
                 *next_read = Some(Instant::now() + self.refresh_every);
                 Some(workflows)
@@ -93,6 +100,22 @@ mod tests {
         tokio::time::advance(Duration::from_secs(3601)).await;
         assert!(crm.read_if_due().await.is_some(), "due again");
         assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crm_that_does_not_answer_holds_a_pass_up_for_the_read_timeout_only() {
+        let source: CrmWorkflowSource = Arc::new(|| Box::pin(std::future::pending()));
+        let crm = CrmWorkflows::new(source, Duration::from_secs(3600));
+
+        let started = Instant::now();
+        assert_eq!(crm.read_if_due().await, None);
+        assert_eq!(started.elapsed(), READ_TIMEOUT);
+        assert_eq!(
+            crm.read_if_due().await,
+            None,
+            "not retried within the minute"
+        );
+        assert_eq!(started.elapsed(), READ_TIMEOUT);
     }
 
     #[tokio::test(start_paused = true)]
